@@ -1,0 +1,1 @@
+"""The ``clinvk`` command line (thin: parse flags, call the library, render)."""

@@ -1,0 +1,207 @@
+"""Plugin discovery and a typed facade over the hooks.
+
+Plugins come from the entry-point group ``clinvoker``. ``CLINVK_DISABLE_PLUGINS`` (comma
+separated entry-point names, or ``*`` for all) blocks plugins by name. A plugin that fails to
+import or to register is recorded in :attr:`PluginHost.failures` (shown by ``clinvk backends``)
+and everything else keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import pluggy
+
+from clinvoker import hookspecs
+from clinvoker.errors import BackendCrashed, UnknownBackend
+
+if TYPE_CHECKING:
+    import click
+
+    from clinvoker.backend import Backend
+    from clinvoker.config import Config
+    from clinvoker.events import Event
+    from clinvoker.request import Command, ParseState, RunOutput, RunRequest
+    from clinvoker.result import Result
+    from clinvoker.sessions import SessionStore
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginFailure", "PluginHost", "get_host", "reset_host"]
+
+ENTRY_POINT_GROUP = "clinvoker"
+
+
+class PluginFailure(msgspec.Struct, frozen=True):
+    """A plugin that could not be loaded or registered: its name and the error, one line."""
+
+    name: str
+    error: str
+
+
+def disabled_plugins() -> frozenset[str]:
+    raw = os.environ.get("CLINVK_DISABLE_PLUGINS", "")
+    return frozenset(p.strip() for p in raw.split(",") if p.strip())
+
+
+class PluginHost:
+    """Owns the pluggy manager, the loaded plugins and the registered backends."""
+
+    def __init__(
+        self, *, load_entry_points: bool = True, plugins: Iterable[tuple[str, Any]] = ()
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self.plugin_names: list[str] = []
+        self._backends: dict[str, Backend] | None = None
+        for name, plugin in plugins:
+            self.register(plugin, name)
+        if load_entry_points:
+            self._load_entry_points()
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load_entry_points(self) -> None:
+        from importlib.metadata import entry_points
+
+        blocked = disabled_plugins()
+        seen: set[str] = set()
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in seen:
+                continue
+            seen.add(ep.name)
+            if "*" in blocked or ep.name in blocked:
+                continue
+            if self.pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self.failures.append(
+                    PluginFailure(ep.name, f"failed to import {ep.value}: {_one_line(exc)}")
+                )
+                continue
+            self.register(plugin, ep.name)
+
+    def register(self, plugin: Any, name: str) -> None:
+        """Register a plugin object or module under ``name`` (failures are recorded, not raised)."""
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            self.failures.append(PluginFailure(name, f"failed to register: {_one_line(exc)}"))
+            return
+        self.plugin_names.append(name)
+        self._backends = None
+
+    # -- backends ------------------------------------------------------------------------------
+
+    @property
+    def backends(self) -> dict[str, Backend]:
+        """Registered backends by name, in name order (registration happens on first access)."""
+        if self._backends is None:
+            self._backends = self._collect_backends()
+        return self._backends
+
+    def _collect_backends(self) -> dict[str, Backend]:
+        from clinvoker.backend import Backend
+
+        found: dict[str, Backend] = {}
+
+        def register(backend: Backend) -> None:
+            if not isinstance(backend, Backend):
+                raise TypeError(f"{backend!r} is not a clinvoker.backend.Backend")
+            if backend.name in found:
+                raise ValueError(f"backend name {backend.name!r} is already registered")
+            found[backend.name] = backend
+
+        for impl in self.pm.hook.clinvoker_register_backends.get_hookimpls():
+            before = set(found)
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                for name in set(found) - before:
+                    found.pop(name)
+                self.failures.append(
+                    PluginFailure(
+                        impl.plugin_name, f"failed to register backends: {_one_line(exc)}"
+                    )
+                )
+        for backend in found.values():
+            if not self.pm.is_registered(backend):
+                self.pm.register(backend, name=f"backend:{backend.name}")
+        return dict(sorted(found.items()))
+
+    def backend(self, name: str) -> Backend:
+        """The backend called ``name``, or :class:`UnknownBackend` listing the installed ones."""
+        try:
+            return self.backends[name]
+        except KeyError:
+            installed = ", ".join(self.backends) or "none"
+            raise UnknownBackend(
+                f"unknown backend {name!r} (installed: {installed})",
+                hint="install one with e.g. `pip install clinvoker-backend-claude`"
+                if not self.backends
+                else None,
+                backend=name,
+            ) from None
+
+    # -- typed facade over the per-backend hooks -----------------------------------------------
+
+    def build_command(self, backend: Backend, request: RunRequest) -> Command:
+        cmd: Command | None = self.pm.hook.clinvoker_build_command(backend=backend, request=request)
+        if cmd is None:
+            raise BackendCrashed(
+                f"no plugin built a command for backend {backend.name!r}", backend=backend.name
+            )
+        return cmd
+
+    def parse_stream(self, backend: Backend, line: bytes, state: ParseState) -> list[Event]:
+        events: list[Event] | None = self.pm.hook.clinvoker_parse_stream(
+            backend=backend, line=line, state=state
+        )
+        return events or []
+
+    def parse_output(self, backend: Backend, output: RunOutput) -> Result:
+        result: Result | None = self.pm.hook.clinvoker_parse_output(backend=backend, output=output)
+        if result is None:
+            from clinvoker.backend import fold_events
+
+            return fold_events(backend.name, output)
+        return result
+
+    def register_commands(self, cli: click.Group) -> None:
+        for impl in self.pm.hook.clinvoker_register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                self.failures.append(
+                    PluginFailure(impl.plugin_name, f"failed to add commands: {_one_line(exc)}")
+                )
+
+    def session_store(self, config: Config) -> SessionStore | None:
+        store: SessionStore | None = self.pm.hook.clinvoker_session_store(config=config)
+        return store
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
+
+
+_host: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host (created on first use)."""
+    global _host
+    if _host is None:
+        _host = PluginHost()
+    return _host
+
+
+def reset_host(host: PluginHost | None = None) -> None:
+    """Replace (or drop) the process-wide host; for tests and embedding."""
+    global _host
+    _host = host
