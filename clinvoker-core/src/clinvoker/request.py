@@ -86,13 +86,17 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
 
     ``argv[0]`` is the executable *name or path*; the core resolves it before spawning.
     ``stdin`` is written then closed; ``None`` means stdin is ``/dev/null``.
-    ``env`` holds additions to the inherited environment.
+    ``env`` holds additions to the inherited environment; an env value of ``""`` removes the variable.
     """
 
     argv: tuple[str, ...]
     env: dict[str, str] = msgspec.field(default_factory=dict)
     stdin: bytes | None = None
     cwd: str | None = None
+    files: dict[str, bytes] = msgspec.field(default_factory=dict)
+    """Files the runner writes into a private temporary directory before spawning (removed after
+    the run). ``{file:NAME}`` in any argv item or env value is replaced by the path of file ``NAME``.
+    Lets a pure backend pass e.g. a system prompt that the CLI only reads from a file."""
 
     def shell_line(self) -> str:
         """The command as one shell-quoted line (for ``--dry-run`` and logs)."""
