@@ -1,0 +1,1 @@
+"""Built-in ``clinvk`` subcommands, one module per noun; each is imported only when used."""

@@ -1,0 +1,79 @@
+"""Per-invocation state shared by the commands: the global flags, the config and the client.
+
+Everything is created on first use, so a command that needs no config never loads it.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+from typing import IO, TYPE_CHECKING
+
+import click
+
+from clinvoker.cli.options import GlobalFlags, global_flags
+
+if TYPE_CHECKING:
+    from clinvoker.cli.client import Client
+    from clinvoker.config import Config
+
+__all__ = ["CliState", "get_state"]
+
+_META_KEY = "clinvk.state"
+
+
+class CliState:
+    """What a command needs besides its own flags."""
+
+    def __init__(self, flags: GlobalFlags) -> None:
+        self.flags = flags
+
+    @cached_property
+    def config(self) -> Config:
+        """The configuration (``--config`` file, ``CLINVK_*`` environment, defaults)."""
+        from clinvoker.config import load_config
+
+        return load_config(self.flags.config)
+
+    @cached_property
+    def client(self) -> Client:
+        """What the commands call to run prompts and manage sessions (the local library)."""
+        from clinvoker.cli.client import LocalClient
+
+        return LocalClient(self.config)
+
+    @property
+    def out(self) -> IO[str]:
+        return click.get_text_stream("stdout")
+
+    @property
+    def err(self) -> IO[str]:
+        return click.get_text_stream("stderr")
+
+    def note(self, message: str) -> None:
+        """A one-line note for the user on stderr."""
+        click.echo(message, err=True)
+
+    def verbose(self, message: str) -> None:
+        """A diagnostic line on stderr, only with ``-v``."""
+        if self.flags.verbose or self.flags.debug:
+            click.echo(f"clinvk: {message}", err=True)
+
+    @staticmethod
+    def stdin_is_tty() -> bool:
+        try:
+            return sys.stdin.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+
+def get_state(ctx: click.Context | None = None) -> CliState:
+    """The state of the current invocation (created on first use)."""
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    state = root.meta.get(_META_KEY)
+    if state is None:
+        state = CliState(global_flags(root))
+        root.meta[_META_KEY] = state
+    assert isinstance(state, CliState)
+    return state
