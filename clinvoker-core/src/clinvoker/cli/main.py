@@ -22,6 +22,7 @@ from clinvoker.cli.options import add_global_options, run_options
 __all__ = ["RootGroup", "cli", "main"]
 
 _PROMPT_ARGS = "clinvk.prompt_args"
+_PLUGIN_COMMANDS = "clinvk.plugin_commands"
 
 _BUILTINS: dict[str, str] = {
     "backends": "clinvoker.cli.commands.info:backends",
@@ -63,7 +64,6 @@ class RootGroup(click.Group):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._plugins_loaded = False
         self._loaded: dict[str, click.Command] = {}
 
     # -- commands ----------------------------------------------------------------------------
@@ -71,13 +71,12 @@ class RootGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in _BUILTINS:
             return self._builtin(cmd_name)
-        if cmd_name not in self.commands:
-            self._load_plugin_commands()
-        return self.commands.get(cmd_name)
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        return plugin_commands(ctx).get(cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands()
-        return sorted(set(_BUILTINS) | set(self.commands))
+        return sorted(set(_BUILTINS) | set(self.commands) | set(plugin_commands(ctx)))
 
     def _builtin(self, name: str) -> click.Command:
         cmd = self._loaded.get(name)
@@ -88,20 +87,6 @@ class RootGroup(click.Group):
             add_global_options(cmd)
             self._loaded[name] = cmd
         return cmd
-
-    def _load_plugin_commands(self) -> None:
-        if self._plugins_loaded:
-            return
-        self._plugins_loaded = True
-        from clinvoker.plugins import get_host
-
-        before = set(self.commands)
-        get_host().register_commands(self)
-        for name in set(self.commands) - before:
-            if name in _BUILTINS:
-                del self.commands[name]  # a plugin cannot replace a built-in command
-            else:
-                add_global_options(self.commands[name])
 
     # -- the prompt as first argument ---------------------------------------------------------
 
@@ -144,6 +129,28 @@ class RootGroup(click.Group):
         return code
 
 
+def plugin_commands(ctx: click.Context) -> dict[str, click.Command]:
+    """Commands added by plugins (``clinvoker_register_commands``), collected once per invocation.
+
+    A plugin cannot replace a built-in command; a plugin that fails is listed by ``clinvk backends``.
+    """
+    root = ctx.find_root()
+    found = root.meta.get(_PLUGIN_COMMANDS)
+    if found is None:
+        from clinvoker.plugins import get_host
+
+        collector = click.Group("clinvk")
+        get_host().register_commands(collector)
+        found = {}
+        for name, command in collector.commands.items():
+            if name not in _BUILTINS:
+                add_global_options(command)
+                found[name] = command
+        root.meta[_PLUGIN_COMMANDS] = found
+    assert isinstance(found, dict)
+    return found
+
+
 def _wants_debug(argv: Sequence[str]) -> bool:
     import os
 
@@ -183,7 +190,7 @@ def cli(ctx: click.Context, **options: Any) -> int | None:
     return run_root(ctx, list(ctx.meta.pop(_PROMPT_ARGS, [])), options)
 
 
-add_global_options(cli)
+add_global_options(cli, hidden=False)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -22,7 +22,6 @@ __all__ = [
     "GlobalFlags",
     "add_global_options",
     "global_flags",
-    "global_options",
     "run_options",
     "split_list",
 ]
@@ -131,7 +130,14 @@ _GLOBAL_SPECS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
 )
 
 
-def _global_option_objects(taken: set[str], names: set[str]) -> Iterator[click.Option]:
+GLOBAL_NOTE = (
+    "Global flags (-b, -m, -w, -o, --config, --dry-run, --ephemeral, -v, --debug) work here too."
+)
+
+
+def _global_option_objects(
+    taken: set[str], names: set[str], *, hidden: bool
+) -> Iterator[click.Option]:
     for decls, attrs in _GLOBAL_SPECS:
         *opts, name = decls
         if name in names:
@@ -140,35 +146,27 @@ def _global_option_objects(taken: set[str], names: set[str]) -> Iterator[click.O
         if not free:
             continue
         yield click.Option(
-            free,
-            name,
-            expose_value=False,
-            callback=_record,
-            is_eager=False,
-            **attrs,
+            [*free, name], expose_value=False, callback=_record, hidden=hidden, **attrs
         )
 
 
-def global_options(f: F) -> F:
-    """Decorator: add the global flags to a command."""
-    params: list[click.Parameter] = list(getattr(f, "__click_params__", []))
-    params.extend(reversed(list(_global_option_objects(set(), set()))))
-    f.__click_params__ = params  # type: ignore[attr-defined]
-    return f
-
-
-def add_global_options(command: click.Command) -> None:
+def add_global_options(command: click.Command, *, hidden: bool = True) -> None:
     """Give ``command`` (and every subcommand of a group) the global flags it lacks.
 
-    Used for commands added by plugins, so ``clinvk serve --config x.yaml`` works. A flag whose
-    option strings the command already uses (``parallel -o/--output-dir``) keeps only its free ones.
+    Every built-in and plugin command gets them, so ``clinvk sessions list -b codex`` and
+    ``clinvk serve --config x.yaml`` work. They are hidden from subcommand help (the root help
+    lists them). A flag whose option strings the command already uses (``parallel
+    -o/--output-dir``) keeps only its free ones. Calling this twice changes nothing.
     """
     taken = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
     names = {p.name for p in command.params if p.name}
-    command.params.extend(_global_option_objects(taken, names))
+    added = list(_global_option_objects(taken, names, hidden=hidden))
+    command.params.extend(added)
+    if added and hidden and not isinstance(command, click.Group):
+        command.epilog = f"{command.epilog}\n\n{GLOBAL_NOTE}" if command.epilog else GLOBAL_NOTE
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            add_global_options(sub)
+            add_global_options(sub, hidden=hidden)
 
 
 def split_list(values: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,0 +1,193 @@
+"""The seam between the commands and where the work happens.
+
+Commands never call the library directly; they call a :class:`Client`. Today the only one is
+:class:`LocalClient`, which runs everything in this process through the library (``clinvoker.api``,
+``clinvoker.orchestrate``, the session store). A remote client (``--server URL``) will implement
+the same methods over HTTP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from clinvoker.api import RunHandle
+    from clinvoker.config import Config
+    from clinvoker.sessions import Session, SessionStore
+
+__all__ = ["Client", "LocalClient", "PromptRequest"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptRequest:
+    """One prompt as the command line asked for it (flags not given are ``None``)."""
+
+    prompt: str
+    backend: str | None = None
+    model: str | None = None
+    workdir: str | None = None
+    resume: str | None = None
+    """clinvk session id (or unique prefix) to continue."""
+    ephemeral: bool = False
+    approval_mode: str | None = None
+    sandbox_mode: str | None = None
+    allowed_tools: tuple[str, ...] | None = None
+    disallowed_tools: tuple[str, ...] | None = None
+    max_turns: int | None = None
+    system_prompt: str | None = None
+    system_prompt_mode: str | None = None
+    timeout: float | None = None
+    add_dirs: tuple[str, ...] = ()
+    verbose: bool = False
+
+    def library_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``clinvoker.api.start`` / ``prepare`` (unset ones left out)."""
+        kwargs: dict[str, Any] = {
+            "backend": self.backend,
+            "model": self.model,
+            "workdir": self.workdir,
+            "resume": self.resume,
+            "ephemeral": self.ephemeral,
+            "approval_mode": self.approval_mode,
+            "sandbox_mode": self.sandbox_mode,
+            "allowed_tools": self.allowed_tools,
+            "disallowed_tools": self.disallowed_tools,
+            "max_turns": self.max_turns,
+            "system_prompt": self.system_prompt,
+            "system_prompt_mode": self.system_prompt_mode,
+            "timeout": self.timeout,
+        }
+        if self.add_dirs:
+            kwargs["add_dirs"] = self.add_dirs
+        if self.verbose:
+            kwargs["verbose"] = True
+        return kwargs
+
+
+class Client(Protocol):
+    """What ``clinvk`` commands need from clinvoker."""
+
+    def default_backend(self, requested: str | None) -> str: ...
+
+    def find_continuation(self, *, backend: str | None, workdir: str) -> Session | None: ...
+
+    def latest_session(
+        self, *, backend: str | None, workdir: str | None, resumable: bool = True
+    ) -> Session | None: ...
+
+    def prepare(self, request: PromptRequest) -> RunHandle: ...
+
+    def start(self, request: PromptRequest) -> RunHandle: ...
+
+    def list_sessions(
+        self,
+        *,
+        backend: str | None = None,
+        status: str | None = None,
+        workdir: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[Session], int]: ...
+
+    def get_session(self, id_or_prefix: str) -> Session: ...
+
+    def delete_session(self, id_or_prefix: str) -> str: ...
+
+    def session_problems(self) -> list[str]: ...
+
+    def prune_sessions(self, *, older_than_days: int | None, keep: int | None) -> int: ...
+
+
+class LocalClient:
+    """Runs everything in this process through the library."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._store: SessionStore | None = None
+
+    @property
+    def store(self) -> SessionStore:
+        if self._store is None:
+            from clinvoker.sessions import open_store
+
+            self._store = open_store(self.config)
+        return self._store
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def default_backend(self, requested: str | None) -> str:
+        """The backend a prompt runs on: ``-b``, else config ``default_backend``."""
+        return requested or self.config.default_backend
+
+    def find_continuation(self, *, backend: str | None, workdir: str) -> Session | None:
+        """The session auto-resume would continue: the newest resumable one of ``backend`` in ``workdir``."""
+        return self.latest_session(backend=self.default_backend(backend), workdir=workdir)
+
+    def latest_session(
+        self, *, backend: str | None, workdir: str | None, resumable: bool = True
+    ) -> Session | None:
+        """The newest (resumable) session matching the filters, or ``None``."""
+        if resumable:
+            return self.store.latest_resumable(backend=backend, workdir=workdir)
+        sessions, _ = self.store.list(backend=backend, workdir=workdir, limit=1)
+        return sessions[0] if sessions else None
+
+    def prepare(self, request: PromptRequest) -> RunHandle:
+        """Resolve everything for ``request`` without spawning (``--dry-run``)."""
+        from clinvoker import api
+
+        return api.prepare(request.prompt, config=self.config, **request.library_kwargs())
+
+    def start(self, request: PromptRequest) -> RunHandle:
+        """A handle for the run; the CLI starts when the handle is iterated."""
+        from clinvoker import api
+
+        return api.start(request.prompt, config=self.config, **request.library_kwargs())
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def list_sessions(
+        self,
+        *,
+        backend: str | None = None,
+        status: str | None = None,
+        workdir: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[Session], int]:
+        return self.store.list(
+            backend=backend,
+            status=status,
+            workdir=workdir,
+            since=since,
+            limit=limit,
+            offset=offset,
+        )
+
+    def get_session(self, id_or_prefix: str) -> Session:
+        return self.store.get(id_or_prefix)
+
+    def delete_session(self, id_or_prefix: str) -> str:
+        """Delete one session; return its full id."""
+        return self.store.delete(id_or_prefix)
+
+    def session_problems(self) -> list[str]:
+        """Session files the last scan skipped, as ``file: reason`` lines."""
+        return [f"{p.file}: {p.reason}" for p in getattr(self.store, "problems", [])]
+
+    def prune_sessions(self, *, older_than_days: int | None, keep: int | None) -> int:
+        return self.store.prune(older_than_days=older_than_days, keep=keep)
+
+
+def absolute_workdir(workdir: str | None) -> str:
+    """The working directory a run uses, absolute (``-w`` or the current directory)."""
+    return os.path.abspath(workdir or os.getcwd())
+
+
+ProgressCallback = Callable[..., None]

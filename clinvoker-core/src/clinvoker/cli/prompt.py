@@ -1,0 +1,228 @@
+"""One prompt from the command line: read it, pick the session, run it, render it.
+
+Shared by the root command (``clinvk PROMPT``) and ``clinvk resume``. The decisions here are
+about the command line only (where the prompt comes from, which flags conflict, what to print);
+running, session bookkeeping and option merging happen in the library behind the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from clinvoker.cli.client import PromptRequest, absolute_workdir
+from clinvoker.cli.exitcodes import BACKEND_FAILED, INTERRUPTED, OK, TIMEOUT
+from clinvoker.cli.options import split_list
+from clinvoker.cli.state import CliState, get_state
+from clinvoker.cli.tables import time_ago
+
+if TYPE_CHECKING:
+    from clinvoker.api import RunHandle
+    from clinvoker.result import Result
+    from clinvoker.sessions import Session
+
+__all__ = ["build_request", "execute", "read_prompt", "result_exit_code", "run_root"]
+
+
+def run_root(ctx: click.Context, args: list[str], options: dict[str, Any]) -> int:
+    """``clinvk [flags] PROMPT``."""
+    state = get_state(ctx)
+    if len(args) > 1:
+        raise click.UsageError(
+            f"expected one PROMPT argument, got {len(args)}: quote the prompt, "
+            f'e.g. clinvk "{" ".join(args)}"',
+            ctx,
+        )
+    if options["new"] and options["continue_"]:
+        raise click.UsageError("--new and -c/--continue contradict each other; use one", ctx)
+    if options["continue_"] and state.flags.ephemeral:
+        raise click.UsageError(
+            "-c/--continue resumes a saved session but --ephemeral saves nothing; use one", ctx
+        )
+    prompt = read_prompt(state, args[0] if args else None)
+    if prompt is None:
+        click.echo(ctx.get_help())
+        return OK
+    request = build_request(state, prompt, options)
+    session = _continuation(state, request, options)
+    if session is not None:
+        request = dataclasses.replace(request, resume=session.id, backend=session.backend)
+        ago = time_ago(session.last_used)
+        ago = ago if ago.endswith("ago") or ago == "just now" else f"on {ago}"
+        state.note(
+            f"continuing session {session.id[:8]} ({session.backend}) from {ago}; "
+            "use --new to start fresh"
+        )
+    return execute(state, request, native=options["native"], continuing=session)
+
+
+def read_prompt(state: CliState, arg: str | None) -> str | None:
+    """The prompt: the argument, else stdin when it is not a terminal; ``None`` = show help."""
+    if arg is not None:
+        if not arg.strip():
+            raise click.UsageError("the prompt is empty")
+        return arg
+    if state.stdin_is_tty():
+        return None
+    text = click.get_text_stream("stdin").read()
+    if not text.strip():
+        raise click.UsageError("no prompt: pass PROMPT as an argument or pipe it on stdin")
+    return text
+
+
+def build_request(state: CliState, prompt: str, options: dict[str, Any]) -> PromptRequest:
+    """A :class:`PromptRequest` from the global flags and the run flags."""
+    flags = state.flags
+    system_prompt, mode = options.get("system_prompt"), None
+    append = options.get("append_system_prompt")
+    if system_prompt is not None and append is not None:
+        raise click.UsageError("use either --system-prompt or --append-system-prompt, not both")
+    if append is not None:
+        system_prompt, mode = append, "append"
+    elif system_prompt is not None:
+        mode = "replace"
+    allowed = split_list(options.get("allowed_tools") or ())
+    disallowed = split_list(options.get("disallowed_tools") or ())
+    return PromptRequest(
+        prompt=prompt,
+        backend=flags.backend,
+        model=flags.model,
+        workdir=flags.workdir,
+        ephemeral=flags.ephemeral,
+        approval_mode=options.get("approval_mode"),
+        sandbox_mode=options.get("sandbox_mode"),
+        allowed_tools=allowed or None,
+        disallowed_tools=disallowed or None,
+        max_turns=options.get("max_turns"),
+        system_prompt=system_prompt,
+        system_prompt_mode=mode,
+        timeout=options.get("timeout"),
+        add_dirs=tuple(options.get("add_dirs") or ()),
+        verbose=flags.verbose,
+    )
+
+
+def _continuation(
+    state: CliState, request: PromptRequest, options: dict[str, Any]
+) -> Session | None:
+    """The session this prompt continues (``-c`` or scoped auto-resume), or ``None``."""
+    if request.ephemeral or options["new"]:
+        return None
+    workdir = absolute_workdir(request.workdir)
+    if options["continue_"]:
+        session = state.client.latest_session(backend=request.backend, workdir=workdir)
+        if session is None:
+            state.note(f"no resumable session in {workdir}; starting a new one")
+        return session
+    if not state.config.session.auto_resume:
+        return None
+    return state.client.find_continuation(backend=request.backend, workdir=workdir)
+
+
+def output_format(state: CliState) -> str:
+    """``-o`` if given (and not ``default``), else config ``output.format``, else ``json``."""
+    flag = (state.flags.output_format or "default").lower()
+    if flag != "default":
+        return flag
+    configured = (state.config.output.format or "default").lower()
+    return configured if configured != "default" else "json"
+
+
+def execute(
+    state: CliState,
+    request: PromptRequest,
+    *,
+    native: bool = False,
+    continuing: Session | None = None,
+) -> int:
+    """Run ``request`` (or show it with ``--dry-run``), render it, and return the exit code."""
+    fmt = output_format(state)
+    if native and fmt != "stream-json":
+        if state.flags.output_format not in (None, "default"):
+            raise click.UsageError("--native only applies to -o stream-json")
+        fmt = "stream-json"
+    if state.flags.dry_run or state.config.unified_flags.dry_run:
+        handle = state.client.prepare(request)
+        _print_dry_run(state, handle, fmt, continuing)
+        return OK
+    handle = state.client.start(request)
+    state.verbose(f"running: {handle.command.shell_line()}")
+    state.verbose(f"cwd: {handle.command.cwd or absolute_workdir(request.workdir)}")
+    from clinvoker.cli.render import make_renderer
+
+    renderer = make_renderer(
+        fmt,
+        out=state.out,
+        err=state.err,
+        backend=handle.backend.name,
+        native=native,
+        show_tokens=state.config.output.show_tokens,
+        show_timing=state.config.output.show_timing,
+    )
+    result = asyncio.run(_drive(handle, renderer, native=native))
+    state.verbose(
+        f"{result.backend} exited with {result.exit_code} after {result.duration_s:.2f}s"
+        + (f"; clinvk session {result.clinvk_session_id}" if result.clinvk_session_id else "")
+    )
+    return result_exit_code(result)
+
+
+async def _drive(handle: RunHandle, renderer: Any, *, native: bool) -> Result:
+    from clinvoker.events import Done
+
+    if native:
+        handle.on_native_line = renderer.native_line
+    result: Result | None = None
+    async for event in handle:
+        renderer.event(event)
+        if isinstance(event, Done):
+            result = event.result
+    if result is None:  # the library guarantees a Done; be safe anyway
+        result = await handle.result()
+    renderer.finish(result)
+    return result
+
+
+def result_exit_code(result: Result) -> int:
+    """The exit code of a finished prompt/resume run.
+
+    Timeout 124, interrupted 130, the backend's own non-zero code, 1 for a backend-reported error
+    with exit code 0, else 0.
+    """
+    if result.error_code == "timeout":
+        return TIMEOUT
+    if result.error_code == "cancelled":
+        return INTERRUPTED
+    if result.exit_code != 0:
+        return result.exit_code if 0 < result.exit_code < 256 else BACKEND_FAILED
+    if result.error:
+        return BACKEND_FAILED
+    return OK
+
+
+def _print_dry_run(
+    state: CliState, handle: RunHandle, fmt: str, continuing: Session | None
+) -> None:
+    command = handle.command
+    cwd = command.cwd or absolute_workdir(None)
+    if fmt == "json":
+        from clinvoker.cli.render import dumps
+
+        obj = {
+            "dry_run": True,
+            "backend": handle.backend.name,
+            "command": list(command.argv),
+            "shell": command.shell_line(),
+            "cwd": cwd,
+            "env": sorted(command.env),
+            "continue_session": continuing.id if continuing is not None else None,
+        }
+        click.echo(dumps(obj))
+        return
+    if continuing is not None:
+        click.echo(f"Would continue session {continuing.id[:8]} ({continuing.backend})")
+    click.echo(f"Would execute: {command.shell_line()}")
+    click.echo(f"  cwd: {cwd}")
