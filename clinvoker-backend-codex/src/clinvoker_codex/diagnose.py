@@ -21,7 +21,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
-    ("permission_denied", re.compile(r"\b403\b|forbidden", re.I)),
+    ("permission_denied", re.compile(r"\b403\b|forbidden|not inside a trusted directory", re.I)),
     ("rate_limited", re.compile(r"\b429\b|too many requests|rate.?limit|usage limit|quota", re.I)),
     (
         "model_not_found",
@@ -67,7 +67,8 @@ _NOISE = (
 )
 _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z\s+(ERROR|WARN|INFO|DEBUG|TRACE)\s")
 _NO_ROLLOUT = re.compile(r"no rollout found for thread id\s+(\S+?)(?:\s+\(code [^)]*\))?$")
-_ERROR_PREFIX = re.compile(r"^(ERROR|Error|error):\s*")
+# "Error: ...", "error: ..." (clap), "Error loading config.toml: ..."
+_ERROR_PREFIX = re.compile(r"^(?:ERROR|Error|error)(?::| [^:]{1,60}:)\s")
 
 
 def _meaningful(stderr: str) -> list[str]:

@@ -8,7 +8,7 @@ from clinvoker.events import Event, TextDelta
 from clinvoker.request import RunOutput
 from clinvoker.result import Result
 
-from clinvoker_codex.diagnose import banner_value, stderr_error
+from clinvoker_codex.diagnose import banner_value, classify, stderr_error
 from clinvoker_codex.stream import RunNotes, usage_from_dict, usage_to_dict
 
 __all__ = ["build_result"]
@@ -31,14 +31,22 @@ def build_result(
     if thread:
         state["thread_id"] = thread
         cumulative = run.cumulative
-        if cumulative is None and request.resume_state.get("thread_id") == thread:
+        # A failed turn adds nothing to codex's running total: carry the previous one forward.
+        # A text-mode turn did add to it, by an amount text mode does not print.
+        if (
+            cumulative is None
+            and request.output != "text"
+            and request.resume_state.get("thread_id") == thread
+        ):
             cumulative = usage_from_dict(request.resume_state.get("cumulative_usage"))
         if cumulative is not None:
             state["cumulative_usage"] = usage_to_dict(cumulative)
-    if run.turns_completed and message is None:
-        stop_reason: str | None = "end_turn"
+    text_ok = request.output == "text" and output.exit_code == 0 and message is None
+    turns = (run.turns_completed + run.turns_failed) or (1 if text_ok else None)
+    if message is not None:
+        stop_reason: str | None = "error"
     else:
-        stop_reason = "error" if message is not None else None
+        stop_reason = "end_turn" if run.turns_completed or text_ok else None
     return Result(
         backend=name,
         content=content,
@@ -50,7 +58,7 @@ def build_result(
         error=message,
         error_code=code,
         stop_reason=stop_reason,
-        num_turns=(run.turns_completed + run.turns_failed) or None,
+        num_turns=turns,
         permission_denials=tuple(run.denials),
         backend_state=state,
     )
@@ -60,7 +68,14 @@ def _error(output: RunOutput, run: RunNotes) -> tuple[str | None, str | None]:
     if run.fatal is not None:
         return run.fatal
     if output.exit_code != 0:
-        return stderr_error(output.stderr, output.exit_code)
+        message, code = stderr_error(output.stderr, output.exit_code)
+        if code == "crashed" and run.last_notice:
+            # Stopped (timeout, signal) while codex was still retrying: say what it retried.
+            return (
+                f"codex exited with code {output.exit_code} while retrying: {run.last_notice}",
+                classify(run.last_notice),
+            )
+        return message, code
     if output.request.output != "text" and run.thread_id is None:
         detail = f" (stderr: {output.stderr.strip()[-300:]})" if output.stderr.strip() else ""
         return (

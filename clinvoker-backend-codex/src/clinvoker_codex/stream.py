@@ -66,6 +66,7 @@ class RunNotes:
         "cumulative",
         "denials",
         "fatal",
+        "last_notice",
         "messages",
         "model",
         "started",
@@ -86,6 +87,7 @@ class RunNotes:
         self.cumulative: Usage | None = None
         self.usage: Usage | None = None
         self.fatal: tuple[str, str] | None = None
+        self.last_notice: str | None = None
         self.turns_completed = 0
         self.turns_failed = 0
         self.denials: list[str] = []
@@ -206,6 +208,16 @@ def _turn_completed(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event
         return []
     run.cumulative = current
     base = run.baseline
+    if base is None and request.resume_session_id and run.thread_id == request.resume_session_id:
+        return [
+            Error(
+                message="codex reports token usage as a running total for the whole thread and "
+                "the total before this turn is unknown (the thread was last used outside "
+                "clinvoker or in text mode), so no usage is reported for this turn",
+                code="usage_unknown",
+                fatal=False,
+            )
+        ]
     if (
         base is not None
         and current.input_tokens >= base.input_tokens
@@ -235,6 +247,7 @@ def _error(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event]:
     if not message:
         return []
     if message.startswith("Reconnecting..."):
+        run.last_notice = message
         return [Error(message=message, code=classify(message), fatal=False)]
     code = classify(message)
     if run.fatal is None:
