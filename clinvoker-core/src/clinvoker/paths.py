@@ -21,8 +21,15 @@ __all__ = ["clinvk_home", "config_path", "sessions_dir"]
 APP_NAME = "clinvk"
 
 
-def _expand(raw: str) -> Path:
-    return Path(os.path.expandvars(raw)).expanduser()
+def _user_home(env: Mapping[str, str]) -> Path:
+    home = env.get("HOME", "").strip()
+    return Path(home) if home else Path.home()
+
+
+def _expand(raw: str, env: Mapping[str, str]) -> Path:
+    if raw == "~" or raw.startswith(("~/", "~" + os.sep)):
+        return _user_home(env) / raw[2:]
+    return Path(raw).expanduser()
 
 
 def clinvk_home(env: Mapping[str, str] | None = None) -> Path:
@@ -30,9 +37,8 @@ def clinvk_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     explicit = env.get("CLINVK_HOME", "").strip()
     if explicit:
-        return _expand(explicit)
-    home = env.get("HOME", "").strip()
-    legacy = (Path(home) if home else Path.home()) / ".clinvk"
+        return _expand(explicit, env)
+    legacy = _user_home(env) / ".clinvk"
     if legacy.is_dir():
         return legacy
     from platformdirs import user_data_dir
@@ -45,7 +51,7 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     explicit = env.get("CLINVK_CONFIG", "").strip()
     if explicit:
-        return _expand(explicit)
+        return _expand(explicit, env)
     return clinvk_home(env) / "config.yaml"
 
 
