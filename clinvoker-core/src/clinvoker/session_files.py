@@ -1,0 +1,406 @@
+"""The default session store: one JSON file per session in ``<home>/sessions``.
+
+* ``<id>.json`` — one session, 2-space indented, mode 0600 (directory 0700). Every write goes to a
+  temporary file in the same directory, is fsync'ed, then renamed over the old file, so a reader
+  (or a crash, or a full disk) never sees a half-written session.
+* ``.<id>.lock`` — held (portalocker) while a session is read-modified-written, so updates from
+  any number of processes never lose each other's changes; one lock per session, so unrelated
+  sessions never wait for each other. Removed when released.
+* ``.index`` — a cache of summaries for fast listing (:mod:`clinvoker.session_index`).
+* ``<id>/`` — optional artifacts of a session, removed with it.
+
+Files that are not sessions (corrupt, foreign) are skipped and reported in ``problems``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+import portalocker
+
+from clinvoker.errors import AmbiguousSession, SessionError, SessionNotFound, ValidationError
+from clinvoker.session_index import Summary, SummaryCache, decode_session, timestamp
+from clinvoker.sessions import (
+    Session,
+    SessionStore,
+    StoreProblem,
+    is_session_id,
+    new_session_id,
+    utcnow,
+)
+
+__all__ = ["FileSessionStore"]
+
+_encoder = msgspec.json.Encoder()
+_HEX = frozenset("0123456789abcdef")
+_WHAT_TO_DO = {
+    errno.ENOSPC: ("the disk is full", "Free some space (e.g. `clinvk sessions clean`) and retry."),
+    errno.EDQUOT: ("the disk quota is exceeded", "Free some space and retry."),
+    errno.EROFS: (
+        "the file system is read-only",
+        "Set CLINVK_HOME to a writable directory, or run with --ephemeral.",
+    ),
+    errno.EACCES: (
+        "permission denied",
+        "Fix the directory's permissions, or set CLINVK_HOME to a writable directory.",
+    ),
+    errno.EPERM: (
+        "operation not permitted",
+        "Fix the directory's permissions, or set CLINVK_HOME to a writable directory.",
+    ),
+}
+
+
+class FileSessionStore(SessionStore):
+    """Sessions as JSON files in one directory (default: :func:`clinvoker.paths.sessions_dir`)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        if root is None:
+            from clinvoker.paths import sessions_dir
+
+            root = sessions_dir()
+        self.root = Path(root)
+        self.problems: builtins.list[StoreProblem] = []
+        self._cache = SummaryCache(self.root)
+
+    def __repr__(self) -> str:
+        return f"FileSessionStore({str(self.root)!r})"
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _path(self, session_id: str) -> Path:
+        return self.root / f"{session_id}.json"
+
+    def _fail(self, doing: str, exc: OSError) -> SessionError:
+        what, todo = _WHAT_TO_DO.get(
+            exc.errno or 0, (exc.strerror or str(exc), "Check the session directory.")
+        )
+        return SessionError(f"cannot {doing} in {self.root}: {what}", hint=todo)
+
+    def _ensure_root(self) -> None:
+        if self.root.is_dir():
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.root, 0o700)
+        except OSError as exc:
+            raise self._fail("create the session directory", exc) from None
+
+    def _read(self, session_id: str) -> Session:
+        path = self._path(session_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise _not_found(session_id) from None
+        except OSError as exc:
+            raise self._fail(f"read session {session_id}", exc) from None
+        try:
+            return decode_session(data, path.name)
+        except ValueError as exc:
+            raise SessionError(
+                f"session file {path} is damaged: {exc}",
+                hint=f"Delete it with `clinvk sessions delete {session_id}`.",
+            ) from None
+
+    def _write(self, session: Session) -> None:
+        if not is_session_id(session.id):
+            raise ValidationError(f"{session.id!r} is not a session id (32 lowercase hex digits)")
+        self._ensure_root()
+        data = msgspec.json.format(_encoder.encode(session), indent=2) + b"\n"
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.root)
+            with open(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self._path(session.id))
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise self._fail(f"save session {session.id}", exc) from None
+
+    @contextmanager
+    def _locked(self, session_id: str) -> Iterator[None]:
+        """Hold the session's lock file; it is removed (while still held) on release."""
+        self._ensure_root()
+        path = self.root / f".{session_id}.lock"
+        while True:
+            try:
+                fh: IO[bytes] = open(path, "a+b")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise self._fail(f"lock session {session_id}", exc) from None
+            try:
+                portalocker.lock(fh, portalocker.LOCK_EX)
+                # Whoever held it before may have removed the file: then our lock guards
+                # nothing and we start over with the file now at that path.
+                same = os.path.exists(path) and os.path.samestat(
+                    os.fstat(fh.fileno()), os.stat(path)
+                )
+            except BaseException:
+                fh.close()
+                raise
+            if same:
+                break
+            fh.close()
+        try:
+            yield
+        finally:
+            with suppress(OSError):  # e.g. Windows, where an open file cannot be removed
+                path.unlink()
+            fh.close()
+
+    def _ids(self) -> builtins.list[str]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return [n[:-5] for n in names if n.endswith(".json") and is_session_id(n[:-5])]
+
+    def _visible(self, session: Session, owner: str | None) -> bool:
+        return owner is None or session.owner == owner
+
+    # -- lookup --------------------------------------------------------------------------------
+
+    def _resolve(self, id_or_prefix: str, owner: str | None) -> Session:
+        text = id_or_prefix.strip().lower()
+        if not text or not set(text) <= _HEX:
+            raise SessionNotFound(
+                f"no session matches {id_or_prefix!r}: session ids are hexadecimal "
+                "(see `clinvk sessions list`)"
+            )
+        if is_session_id(text) and self._path(text).exists():
+            try:
+                session = self._read(text)
+            except SessionNotFound:
+                pass  # deleted meanwhile; the prefix search below reports it
+            else:
+                if self._visible(session, owner):
+                    return session
+                raise _not_found(id_or_prefix)
+        found: builtins.list[Session] = []
+        for session_id in sorted(i for i in self._ids() if i.startswith(text)):
+            try:
+                session = self._read(session_id)
+            except SessionNotFound:
+                continue
+            except SessionError as exc:
+                self.problems.append(StoreProblem(f"{session_id}.json", exc.message))
+                continue
+            if self._visible(session, owner):
+                found.append(session)
+        if not found:
+            raise _not_found(id_or_prefix)
+        if len(found) > 1:
+            found.sort(key=lambda s: s.last_used, reverse=True)
+            shown = ", ".join(f"{s.id} ({s.backend}, {s.display_name!r})" for s in found[:5])
+            more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+            raise AmbiguousSession(
+                f"session prefix {id_or_prefix!r} matches {len(found)} sessions: {shown}{more}",
+                hint="Give more characters of the id.",
+            )
+        return found[0]
+
+    def get(self, id_or_prefix: str, owner: str | None = None) -> Session:
+        return self._resolve(id_or_prefix, owner)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        backend: str,
+        workdir: str = "",
+        model: str | None = None,
+        initial_prompt: str | None = None,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+        title: str | None = None,
+        parent_id: str | None = None,
+    ) -> Session:
+        now = utcnow()
+        session = Session(
+            id=new_session_id(),
+            backend=backend,
+            created_at=now,
+            last_used=now,
+            working_dir=workdir,
+            model=model or None,
+            initial_prompt=initial_prompt or None,
+            tags=list(dict.fromkeys(tags)),
+            title=title,
+            parent_id=parent_id,
+            metadata=dict(metadata or {}),
+            owner=owner,
+        )
+        self._write(session)
+        return session
+
+    def update(self, session_id: str, fn: Callable[[Session], Session | None]) -> Session:
+        if not (is_session_id(session_id) and self._path(session_id).exists()):
+            session_id = self._resolve(session_id, None).id
+        with self._locked(session_id):
+            session = self._read(session_id)
+            changed = fn(session)
+            if changed is not None:
+                session = changed
+            if session.id != session_id:
+                raise ValidationError(
+                    f"an update may not change a session's id ({session_id} -> {session.id})"
+                )
+            self._write(session)
+        return session
+
+    def save(self, session: Session) -> None:
+        with self._locked(session.id):
+            self._write(session)
+
+    def delete(self, id_or_prefix: str, owner: str | None = None) -> str:
+        text = id_or_prefix.strip().lower()
+        if owner is None and is_session_id(text) and self._path(text).exists():
+            session_id = text  # no need to read it: damaged files can be deleted too
+        else:
+            session_id = self._resolve(id_or_prefix, owner).id
+        with self._locked(session_id):
+            self._remove(session_id)
+        return session_id
+
+    def _remove(self, session_id: str) -> bool:
+        try:
+            self._path(session_id).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise self._fail(f"delete session {session_id}", exc) from None
+        artifacts = self.root / session_id
+        if artifacts.is_dir():
+            shutil.rmtree(artifacts, ignore_errors=True)
+        return True
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def _summaries(self) -> builtins.list[Summary]:
+        scan = self._cache.scan()
+        self.problems = scan.problems
+        return scan.summaries
+
+    def list(
+        self,
+        *,
+        backend: str | None = None,
+        status: str | None = None,
+        workdir: str | None = None,
+        since: datetime | None = None,
+        owner: str | None = None,
+        model: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[builtins.list[Session], int]:
+        if (limit is not None and limit < 0) or offset < 0:
+            raise ValidationError("limit and offset must not be negative")
+        matches = _filter(
+            self._summaries(),
+            backend=backend,
+            status=status,
+            workdir=workdir,
+            since=timestamp(since) if since is not None else None,
+            owner=owner,
+            model=model,
+            tag=tag,
+        )
+        matches.sort(key=lambda s: (s.last_used, s.id), reverse=True)
+        page = matches[offset : offset + limit] if limit else matches[offset:]
+        sessions = []
+        for summary in page:
+            try:
+                sessions.append(self._read(summary.id))
+            except SessionNotFound:
+                continue  # deleted since the scan
+            except SessionError as exc:
+                self.problems.append(StoreProblem(f"{summary.id}.json", exc.message))
+        return sessions, len(matches)
+
+    def latest_resumable(
+        self, backend: str | None = None, workdir: str | None = None, owner: str | None = None
+    ) -> Session | None:
+        matches = [
+            s
+            for s in _filter(self._summaries(), backend=backend, workdir=workdir, owner=owner)
+            if s.resumable
+        ]
+        for summary in sorted(matches, key=lambda s: (s.last_used, s.id), reverse=True):
+            try:
+                return self._read(summary.id)
+            except SessionError:
+                continue
+        return None
+
+    def prune(self, older_than_days: int | None = None, keep: int | None = None) -> int:
+        if (older_than_days or 0) < 0 or (keep or 0) < 0:
+            raise ValidationError("older_than_days and keep must not be negative")
+        newest_first = sorted(self._summaries(), key=lambda s: (s.last_used, s.id), reverse=True)
+        beyond_keep = {s.id for s in newest_first[keep:]} if keep else set()
+        cutoff = time.time() - older_than_days * 86400 if older_than_days else None
+        too_old = {s.id for s in newest_first if cutoff is not None and s.last_used < cutoff}
+        deleted = 0
+        for session_id in sorted(beyond_keep | too_old):
+            with self._locked(session_id):
+                if session_id not in beyond_keep and not self._still_old(session_id, cutoff):
+                    continue
+                deleted += self._remove(session_id)
+        return deleted
+
+    def _still_old(self, session_id: str, cutoff: float | None) -> bool:
+        """Whether a session is still unused since ``cutoff`` (it may have been used meanwhile)."""
+        try:
+            session = self._read(session_id)
+        except SessionNotFound:
+            return False
+        return cutoff is not None and timestamp(session.last_used) < cutoff
+
+    def count(self, owner: str | None = None) -> int:
+        if owner is None:
+            return len(self._ids())
+        return len(_filter(self._summaries(), owner=owner))
+
+
+def _not_found(id_or_prefix: str) -> SessionNotFound:
+    return SessionNotFound(f"no session matches {id_or_prefix!r} (see `clinvk sessions list`)")
+
+
+def _filter(
+    summaries: builtins.list[Summary],
+    *,
+    backend: str | None = None,
+    status: str | None = None,
+    workdir: str | None = None,
+    since: float | None = None,
+    owner: str | None = None,
+    model: str | None = None,
+    tag: str | None = None,
+) -> builtins.list[Summary]:
+    wanted_dir = os.path.normpath(workdir) if workdir else None
+    return [
+        s
+        for s in summaries
+        if (backend is None or s.backend == backend)
+        and (status is None or s.status == status)
+        and (wanted_dir is None or os.path.normpath(s.working_dir or ".") == wanted_dir)
+        and (since is None or s.last_used >= since)
+        and (owner is None or s.owner == owner)
+        and (model is None or s.model == model)
+        and (tag is None or tag in s.tags)
+    ]
