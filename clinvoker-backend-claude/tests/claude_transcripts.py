@@ -8,6 +8,7 @@ way a non-streamed run does.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -35,9 +36,11 @@ class Transcript:
     stderr: str
 
     def flag(self, name: str) -> str | None:
-        """The value of ``--name value`` in the recorded argv."""
-        for i, item in enumerate(self.argv[:-1]):
-            if item == name:
+        """The value of ``--name value`` or ``--name=value`` in the recorded argv."""
+        for i, item in enumerate(self.argv):
+            if item.startswith(name + "="):
+                return item.partition("=")[2]
+            if item == name and i + 1 < len(self.argv):
                 return self.argv[i + 1]
         return None
 
@@ -81,6 +84,8 @@ def load(name: str) -> Transcript:
     stdin_text = None
     if stdin and stdin.group(1).startswith("'"):
         stdin_text = shlex.split(stdin.group(1))[0]
+    elif stdin and stdin.group(1).startswith('"'):
+        stdin_text = json.loads(stdin.group(1))
     return Transcript(
         name=name,
         argv=tuple(shlex.split(command)),

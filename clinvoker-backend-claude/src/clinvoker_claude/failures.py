@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Failure", "classify_api_error", "classify_startup_failure"]
+__all__ = ["Failure", "classify_api_error", "classify_message", "classify_startup_failure"]
 
 # The synthetic assistant message's ``error`` field → our code.
 _SYNTHETIC_CODES = {
@@ -118,25 +118,37 @@ _STARTUP_PATTERNS: tuple[tuple[re.Pattern[str], str, str | None], ...] = (
 
 
 def _error_line(text: str) -> str:
-    """The most telling line of a stderr tail: the last ``error``-looking line, else the last line."""
+    """The most telling line of a stderr tail: a known failure, else the last ``error``-looking
+    line, else the last line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in reversed(lines):
-        if re.match(r"(?:error|fatal)\b", line, re.I) or "privileges" in line:
+        if any(pattern.search(line) for pattern, _, _ in _STARTUP_PATTERNS):
+            return line
+    for line in reversed(lines):
+        if re.match(r"(?:error|fatal)\b", line, re.I):
             return line
     return lines[-1] if lines else ""
 
 
-def classify_startup_failure(stderr: str, exit_code: int) -> Failure:
-    """A failure the CLI reported on stderr (or nowhere) before producing a result."""
-    line = _error_line(stderr)
-    if not line:
-        if exit_code < 0:
-            return Failure(f"claude was killed by signal {-exit_code}", "crashed")
-        return Failure(f"claude exited with code {exit_code} without a message", "crashed")
+def classify_message(message: str) -> Failure:
+    """A failure the CLI described in one message (a stderr line or a result's ``errors``)."""
     for pattern, code, hint in _STARTUP_PATTERNS:
-        if pattern.search(line):
-            return Failure(_with_hint(line, hint), code)
-    return Failure(line, classify_api_error(line) if "API Error" in line else "crashed")
+        if pattern.search(message):
+            return Failure(_with_hint(message, hint), code)
+    code = classify_api_error(message)
+    if code == "api_error" and "api error" not in message.lower():
+        code = "crashed"
+    return Failure(message, code)
+
+
+def classify_startup_failure(stderr: str, exit_code: int) -> Failure:
+    """A failure the CLI reported on stderr (or nowhere) without producing a result."""
+    line = _error_line(stderr)
+    if line:
+        return classify_message(line)
+    if exit_code < 0:
+        return Failure(f"claude was killed by signal {-exit_code}", "crashed")
+    return Failure(f"claude exited with code {exit_code} without a message", "crashed")
 
 
 def _with_hint(message: str, hint: str | None) -> str:

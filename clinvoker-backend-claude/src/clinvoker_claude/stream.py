@@ -28,7 +28,7 @@ from clinvoker.events import (
 )
 from clinvoker.request import ParseState
 
-from clinvoker_claude.failures import Failure, classify_api_error
+from clinvoker_claude.failures import Failure, classify_api_error, classify_message
 from clinvoker_claude.usage import TurnFigures, turn_figures
 
 __all__ = ["StreamState", "parse_line", "stream_state"]
@@ -40,7 +40,6 @@ _SYNTHETIC_MODEL = "<synthetic>"
 _RESULT_SUBTYPE_CODES = {
     "error_max_turns": "max_turns",
     "error_max_budget_usd": "budget_exceeded",
-    "error_during_execution": "crashed",
 }
 
 
@@ -341,6 +340,8 @@ def result_failure(obj: dict[str, Any], pending: Failure | None) -> Failure:
     if isinstance(subtype, str) and subtype in _RESULT_SUBTYPE_CODES:
         message = "; ".join(errors) or message or subtype
         return Failure(message, _RESULT_SUBTYPE_CODES[subtype])
+    if subtype != "success" and errors:  # e.g. error_during_execution: resume of an unknown id
+        return classify_message("; ".join(errors))
     if pending is not None:
         return Failure(message or pending.message, pending.code)
     message = message or f"claude reported an error ({subtype or 'no details'})"
