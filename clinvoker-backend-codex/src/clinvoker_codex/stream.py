@@ -231,7 +231,7 @@ def _turn_completed(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event
 
 def _turn_failed(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event]:
     run.turns_failed += 1
-    message = ev.error.get("message") if isinstance(ev.error, dict) else None
+    message = ev.error.get("message") if isinstance(ev.error, dict) else ev.error
     if not isinstance(message, str) or not message:
         message = "codex reported that the turn failed without a message"
     if run.fatal is not None and run.fatal[0] == message:
