@@ -155,6 +155,8 @@ class GeminiBackend(Backend):
                 env["GEMINI_SYSTEM_MD"] = f"{{file:{_SYSTEM_FILE}}}"
             else:
                 prompt = f"{request.system_prompt}\n\n{prompt}"
+        if request.verbose:
+            argv.append("--debug")  # debug logs go to stderr; stdout stays clean
         argv += request.extra_flags
         stdin: bytes | None = None
         if _needs_stdin(prompt):
@@ -250,9 +252,17 @@ class GeminiBackend(Backend):
         if failure is not None:
             events.append(Error(message=failure.message, code=failure.code, fatal=True))
         if "session_id" not in state.data:
+            # json errors name it on stderr; text mode never prints it (we may have chosen it).
             sid = stderr_session_id(output.stderr)
+            if not sid and kind == "text":
+                sid = output.request.resume_session_id or output.request.new_session_id
             if sid:
-                events.insert(0, SessionStarted(session_id=sid, model=output.request.model))
+                events.insert(
+                    0,
+                    SessionStarted(
+                        session_id=sid, model=output.request.model, cwd=output.request.workdir
+                    ),
+                )
         result = fold_events(self.name, msgspec.structs.replace(output, events=tuple(events)))
         if result.error_code == "backend_error" and output.exit_code:
             result = msgspec.structs.replace(

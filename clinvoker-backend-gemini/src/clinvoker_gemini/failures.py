@@ -63,6 +63,7 @@ _MESSAGE_CODES: tuple[tuple[str, str], ...] = (
     ("stream ended without a finish reason", "incomplete_response"),
     ("max session turns", "max_turns"),
     ("maximum session turns", "max_turns"),
+    ("loop detected", "loop_detected"),
     ("is not found for api version", "model_not_found"),
     ("modelnotfounderror", "model_not_found"),
     ("resource has been exhausted", "rate_limited"),
@@ -81,9 +82,12 @@ _MESSAGE_CODES: tuple[tuple[str, str], ...] = (
     ("etimedout", "connection_failed"),
     ("in json at position", "server_error"),
     ("unexpected end of json", "server_error"),
+    ("unexpected token", "server_error"),
     ("internal error", "server_error"),
     ("operation cancelled", "cancelled"),
 )
+
+_BAD_JSON = ("in json at position", "unexpected end of json", "unexpected token")
 
 _HINTS: dict[str, str] = {
     "authentication_failed": (
@@ -99,6 +103,7 @@ _HINTS: dict[str, str] = {
     "incomplete_response": "The answer was cut off before the model finished; retry the request",
     "connection_failed": "Check the network connection (and GOOGLE_GEMINI_BASE_URL if it is set)",
     "server_error": "The Gemini API failed; retry later",
+    "loop_detected": "Gemini stopped the model because it kept repeating itself; rephrase and retry",
 }
 
 # Lines gemini prints on stderr on every run; never the reason for a failure.
@@ -145,11 +150,11 @@ def _code_for_message(text: str) -> str | None:
 
 def _unwrap_api_json(text: str) -> tuple[str, int | None, str | None]:
     """``{"error":{"code":401,"message":"...","status":"..."}}`` -> (message, 401, status)."""
-    stripped = text.strip()
-    if not stripped.startswith("{"):
+    start, end = text.find('{"error"'), text.rfind("}")
+    if start < 0 or end < start:
         return text, None, None
     try:
-        obj = _json.decode(stripped)
+        obj = _json.decode(text[start : end + 1])
     except msgspec.DecodeError:
         return text, None, None
     err = obj.get("error") if isinstance(obj, dict) else None
@@ -206,11 +211,16 @@ def describe(
     if error_type == "INVALID_STREAM":
         code = "incomplete_response"
     shown = first.strip()
+    if code == "connection_failed":
+        shown = f"Could not reach the Gemini API: {shown}"
+    elif any(n in shown.lower() for n in _BAD_JSON):
+        shown = f"The Gemini API sent a response that is not valid JSON: {shown}"
     if http:
         shown = f"API error {http}{' ' + api_status if api_status else ''}: {shown}"
     tail = " ".join(line.strip() for line in rest.splitlines() if line.strip())
-    if tail:
+    if tail:  # gemini's own advice; ours would repeat it
         shown = f"{shown} {tail}" if shown.endswith((".", "!", "?")) else f"{shown}. {tail}"
+        return Failure(shown, code)
     return Failure(with_hint(shown or "gemini failed without a message", code), code)
 
 
@@ -287,7 +297,13 @@ def from_stderr(stderr: str, exit_code: int) -> Failure | None:
                 return describe(line.strip(), exit_code=exit_code)
     if errors:
         return describe(errors[-1], exit_code=exit_code)
+    attempts = [ln for ln in lines if ln.startswith("Attempt ")]
+    if attempts:  # killed while gemini was still retrying
+        return describe(attempts[-1], exit_code=exit_code)
+    block: list[str] = []
     for line in reversed(lines):
         if _meaningful(line):
-            return describe(line.strip(), exit_code=exit_code)
-    return None
+            block.insert(0, line.strip())
+        elif block:
+            break
+    return describe("\n".join(block[-4:]), exit_code=exit_code) if block else None

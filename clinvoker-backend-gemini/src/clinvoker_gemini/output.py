@@ -45,7 +45,8 @@ DENIED_TOOL_ERRORS = frozenset({"policy_violation", "tool_not_registered", "perm
 ``tool_not_registered`` is what the default approval mode produces for a write tool: headless
 gemini does not even declare tools that would need a confirmation."""
 
-MAX_TURNS_MESSAGE = "Maximum session turns exceeded"
+_STOPPED = ("Maximum session turns exceeded", "Loop detected")
+"""Notices after which gemini stops the agent but still reports ``status:"success"``."""
 
 
 def _str(obj: dict[str, Any], key: str) -> str | None:
@@ -123,7 +124,9 @@ def _tool_result(obj: dict[str, Any], data: dict[str, Any]) -> list[Event]:
 
 def _error_event(obj: dict[str, Any], data: dict[str, Any]) -> list[Event]:
     message = _str(obj, "message") or "gemini reported an error"
-    if obj.get("severity") == "warning":
+    if message.startswith(_STOPPED):
+        data["stopped"] = message
+    elif obj.get("severity") == "warning":
         return [Error(message=message, code="warning", fatal=False)]
     # Severity "error" may still be followed by a successful result (e.g. a retried quota
     # error), so the verdict waits for the result event.
@@ -139,9 +142,12 @@ def _result(obj: dict[str, Any], data: dict[str, Any]) -> list[Event]:
         events.append(UsageReport(usage=usage))
     pending: list[str] = data.pop("pending_errors", [])
     err = obj.get("error")
-    if obj.get("status") == "error" or MAX_TURNS_MESSAGE in pending:
+    stopped: str | None = data.pop("stopped", None)
+    if obj.get("status") == "error" or stopped:
         if isinstance(err, dict) and _str(err, "message"):
             failure = describe(err["message"], error_type=_str(err, "type"))
+        elif stopped:
+            failure = describe(stopped)
         elif pending:
             failure = describe(pending[-1])
         else:
@@ -149,7 +155,7 @@ def _result(obj: dict[str, Any], data: dict[str, Any]) -> list[Event]:
         events.append(Error(message=failure.message, code=failure.code, fatal=True))
         data["fatal"] = failure
     else:
-        events.extend(Error(message=m, code="warning", fatal=False) for m in pending)
+        events += [Error(message=m, code="warning", fatal=False) for m in pending]
     return events
 
 
@@ -174,7 +180,7 @@ def stream_events(line: bytes, state: ParseState) -> list[Event]:
         if not sid:
             return []
         data["session_id"] = sid
-        return [SessionStarted(session_id=sid, model=_str(obj, "model"))]
+        return [SessionStarted(session_id=sid, model=_str(obj, "model"), cwd=state.request.workdir)]
     if kind == "tool_use":
         tool_id = _str(obj, "tool_id") or ""
         name = _str(obj, "tool_name") or "unknown"
@@ -221,7 +227,8 @@ def json_events(document: bytes, state: ParseState) -> list[Event] | None:
     sid = _str(obj, "session_id")
     if sid:
         data["session_id"] = sid
-        events.append(SessionStarted(session_id=sid, model=model or state.request.model))
+        model = model or state.request.model
+        events.append(SessionStarted(session_id=sid, model=model, cwd=state.request.workdir))
     response = _str(obj, "response")
     if response:
         events += [TextDelta(text=response), Message(text=response)]
