@@ -1,4 +1,4 @@
-"""``clinvk``: the root command, lazy subcommands, plugin commands and the process entry point.
+"""``clinvk``: the root command, lazy subcommands and plugin commands.
 
 Only click is imported here. Each built-in subcommand lives in ``clinvoker.cli.commands.*`` and is
 imported the first time it is needed; the library (runs, sessions, config) is imported inside the
@@ -12,14 +12,14 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from clinvoker.cli.exitcodes import report
 from clinvoker.cli.options import add_global_options, run_options
 
-__all__ = ["RootGroup", "cli", "main"]
+__all__ = ["RootGroup", "cli", "plugin_commands"]
 
 _PROMPT_ARGS = "clinvk.prompt_args"
 _PLUGIN_COMMANDS = "clinvk.plugin_commands"
@@ -103,7 +103,7 @@ class RootGroup(click.Group):
 
     # -- entry point -----------------------------------------------------------------------------
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
@@ -161,6 +161,7 @@ def _wants_debug(argv: Sequence[str]) -> bool:
 
 
 @click.group(
+    "clinvk",
     cls=RootGroup,
     invoke_without_command=True,
     help=ROOT_HELP,
@@ -181,7 +182,7 @@ def _wants_debug(argv: Sequence[str]) -> bool:
 )
 @run_options
 @click.pass_context
-def cli(ctx: click.Context, **options: Any) -> int | None:
+def cli(ctx: click.Context, /, **options: Any) -> int | None:
     """The root command: run ``PROMPT`` unless a subcommand was given."""
     if ctx.invoked_subcommand is not None:
         return None
@@ -191,9 +192,3 @@ def cli(ctx: click.Context, **options: Any) -> int | None:
 
 
 add_global_options(cli, hidden=False)
-
-
-def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """Console-script entry point of ``clinvk``."""
-    cli.main(argv, prog_name="clinvk")
-    raise SystemExit(0)  # pragma: no cover - cli.main always exits

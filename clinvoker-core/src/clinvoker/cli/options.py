@@ -131,7 +131,7 @@ _GLOBAL_SPECS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
 
 
 GLOBAL_NOTE = (
-    "Global flags (-b, -m, -w, -o, --config, --dry-run, --ephemeral, -v, --debug) work here too."
+    "The global flags of `clinvk --help` (-b, -m, -w, --config, --dry-run...) work here too."
 )
 
 

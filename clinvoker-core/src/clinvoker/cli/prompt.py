@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -67,7 +68,7 @@ def read_prompt(state: CliState, arg: str | None) -> str | None:
         return arg
     if state.stdin_is_tty():
         return None
-    text = click.get_text_stream("stdin").read()
+    text = sys.stdin.read()
     if not text.strip():
         raise click.UsageError("no prompt: pass PROMPT as an argument or pipe it on stdin")
     return text

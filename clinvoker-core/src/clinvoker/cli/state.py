@@ -44,11 +44,11 @@ class CliState:
 
     @property
     def out(self) -> IO[str]:
-        return click.get_text_stream("stdout")
+        return sys.stdout
 
     @property
     def err(self) -> IO[str]:
-        return click.get_text_stream("stderr")
+        return sys.stderr
 
     def note(self, message: str) -> None:
         """A one-line note for the user on stderr."""

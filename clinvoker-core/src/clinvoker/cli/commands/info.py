@@ -15,12 +15,9 @@ __all__ = ["backends", "completion", "help_command", "version"]
 )
 def version() -> int:
     """Print the clinvk version, the commit it was built from and when."""
-    from clinvoker.cli.buildinfo import build_info
+    from clinvoker.cli.buildinfo import version_text
 
-    info = build_info()
-    click.echo(f"clinvk {info.version}")
-    click.echo(f"  commit: {info.commit}")
-    click.echo(f"  built:  {info.built}")
+    click.echo(version_text(), nl=False)
     return OK
 
 

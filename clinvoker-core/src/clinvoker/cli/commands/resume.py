@@ -39,6 +39,7 @@ _PICKER_ROWS = 20
 @click.pass_context
 def resume(
     ctx: click.Context,
+    /,
     args: tuple[str, ...],
     last: bool,
     here: bool,

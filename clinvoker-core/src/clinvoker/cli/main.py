@@ -1,0 +1,32 @@
+"""Entry point of ``clinvk`` (the console script ``clinvk = clinvoker.cli.main:main``).
+
+Kept tiny: ``clinvk version`` is answered without importing click or any plugin; everything
+else builds the click application in :mod:`clinvoker.cli.app`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run ``clinvk`` with ``argv`` (default: the process arguments) and exit."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["version"]:
+        from clinvoker.cli.buildinfo import version_text
+
+        sys.stdout.write(version_text())
+        sys.stdout.flush()
+        raise SystemExit(0)
+    from clinvoker.cli.app import cli
+
+    cli.main(args, prog_name="clinvk")
+    raise SystemExit(0)  # pragma: no cover - cli.main always exits
+
+
+if __name__ == "__main__":
+    main()
