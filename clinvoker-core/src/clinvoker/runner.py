@@ -1,0 +1,572 @@
+"""Spawning backend CLIs: the only module in clinvoker that starts a process.
+
+A :class:`Runner` turns a :class:`~clinvoker.request.Command` into a :class:`Process`::
+
+    runner = Runner()
+    proc = runner.process(command, timeout_s=60)
+    await proc.start()
+    async for line in proc.lines():     # stdout, one line at a time, without the newline
+        ...
+    outcome = await proc.wait()          # exit code, stderr tail, timed out?
+
+What it guarantees:
+
+* argv only, never a shell; the child runs in its own process group (session).
+* ``Command.stdin`` is written and closed; ``None`` means ``/dev/null``.
+* ``Command.files`` are written into a private temporary directory (mode 0700) and
+  ``{file:NAME}`` in argv items and env values is replaced by their paths; removed afterwards.
+* The environment is inherited, plus ``Command.env`` (a value of ``""`` removes a variable).
+* stdout is framed into lines with no small fixed limit; a line longer than
+  ``max_line_bytes`` stops the process and is reported as ``line_too_long``.
+* stderr is drained concurrently into a bounded tail, so a chatty child never blocks.
+* A timeout, :meth:`Process.close` or cancellation of the awaiting task end the *whole* process
+  group: SIGTERM, a grace period, then SIGKILL. The child is always reaped.
+
+A :class:`Process` is created, then started, then read, so a pool can start processes before
+their prompt is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+
+import msgspec
+
+from clinvoker.errors import BackendCrashed, BackendUnavailable, UsageError
+from clinvoker.request import Command
+
+__all__ = [
+    "DEFAULT_GRACE_S",
+    "DEFAULT_MAX_LINE_BYTES",
+    "DEFAULT_STDERR_TAIL_BYTES",
+    "Captured",
+    "Process",
+    "ProcessExit",
+    "Runner",
+]
+
+DEFAULT_GRACE_S = 2.0
+"""Seconds between SIGTERM and SIGKILL when a process group is stopped."""
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+"""Longest stdout line accepted (64 MiB); longer means malformed output."""
+DEFAULT_STDERR_TAIL_BYTES = 64 * 1024
+"""How much of the end of stderr is kept for error messages."""
+
+_PAUSE_ABOVE = 8 * 1024 * 1024  # unread complete lines before stdout reading pauses
+_RESUME_BELOW = 1024 * 1024
+_GROUP_POLL_S = 0.02
+_KILL_SETTLE_S = 1.0  # how long SIGKILLed group members may take to die
+_FILE_REF = re.compile(r"\{file:([^{}]+)\}")
+
+
+class ProcessExit(msgspec.Struct, frozen=True, kw_only=True):
+    """How a process ended.
+
+    ``exit_code`` is the child's exit status, or ``128 + N`` when signal N ended it.
+    ``timed_out``: stopped because its timeout passed; ``cancelled``: stopped by :meth:`Process.close`
+    (or cancellation) before it exited; ``line_too_long``: stopped because a stdout line exceeded
+    the limit. ``stderr`` is the decoded tail of standard error.
+    """
+
+    exit_code: int
+    signal: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    line_too_long: bool = False
+    stderr: str = ""
+    duration_s: float = 0.0
+
+
+class Captured(msgspec.Struct, frozen=True, kw_only=True):
+    """A finished process with all of its stdout (see :meth:`Runner.capture`)."""
+
+    exit: ProcessExit
+    stdout: bytes
+
+
+class Runner:
+    """Creates :class:`Process` objects with shared limits.
+
+    :param grace_s: seconds between SIGTERM and SIGKILL when stopping a process group.
+    :param max_line_bytes: longest stdout line accepted.
+    :param stderr_tail_bytes: how much of the end of stderr to keep.
+    """
+
+    def __init__(
+        self,
+        *,
+        grace_s: float = DEFAULT_GRACE_S,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        stderr_tail_bytes: int = DEFAULT_STDERR_TAIL_BYTES,
+    ) -> None:
+        self.grace_s = grace_s
+        self.max_line_bytes = max_line_bytes
+        self.stderr_tail_bytes = stderr_tail_bytes
+
+    def process(
+        self,
+        command: Command,
+        *,
+        executable: str | None = None,
+        timeout_s: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Process:
+        """A process for ``command``, not started yet.
+
+        :param executable: path that replaces ``argv[0]`` (the resolved CLI).
+        :param timeout_s: stop the process group this many seconds after start.
+        :param env: extra environment applied after ``command.env`` (e.g. ``TRACEPARENT``).
+        """
+        return Process(
+            command,
+            executable=executable,
+            timeout_s=timeout_s,
+            extra_env=env,
+            grace_s=self.grace_s,
+            max_line_bytes=self.max_line_bytes,
+            stderr_tail_bytes=self.stderr_tail_bytes,
+        )
+
+    async def capture(
+        self, command: Command, *, executable: str | None = None, timeout_s: float | None = None
+    ) -> Captured:
+        """Run ``command`` to completion and return its whole stdout (for short helper commands)."""
+        proc = self.process(command, executable=executable, timeout_s=timeout_s)
+        async with proc:
+            chunks = [line async for line in proc.lines()]
+            outcome = await proc.wait()
+        return Captured(exit=outcome, stdout=b"\n".join(chunks))
+
+
+class _Protocol(asyncio.SubprocessProtocol):
+    def __init__(self, owner: Process) -> None:
+        self._owner = owner
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self._owner._on_spawned(transport)
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd == 1:
+            self._owner._on_stdout(data)
+        elif fd == 2:
+            self._owner._on_stderr(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self._owner._on_stdout_eof()
+
+    def process_exited(self) -> None:
+        self._owner._on_exit()
+
+
+class Process:
+    """One child process: created, :meth:`start`-ed, read with :meth:`lines`, then :meth:`wait`-ed.
+
+    Use it as an async context manager (``async with proc:``) so the process group is always
+    stopped and the temporary files removed, whatever happens to the caller.
+    """
+
+    def __init__(
+        self,
+        command: Command,
+        *,
+        executable: str | None = None,
+        timeout_s: float | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        grace_s: float = DEFAULT_GRACE_S,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        stderr_tail_bytes: int = DEFAULT_STDERR_TAIL_BYTES,
+    ) -> None:
+        self.command = command
+        self.executable = executable or command.argv[0]
+        self.timeout_s = timeout_s
+        self.grace_s = grace_s
+        self.max_line_bytes = max_line_bytes
+        self.stderr_tail_bytes = stderr_tail_bytes
+        self._extra_env = dict(extra_env or {})
+        self.pid: int | None = None
+        self._started = False
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._tmpdir: str | None = None
+        self._started_at = 0.0
+        self._lines: deque[bytes] = deque()
+        self._queued = 0
+        self._partial = bytearray()
+        self._paused = False
+        self._stdout_done = False
+        self._stderr = bytearray()
+        self._readable = asyncio.Event()
+        self._exited = asyncio.Event()
+        self._returncode: int | None = None
+        self._ended_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._stopper: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
+        self._outcome: ProcessExit | None = None
+        self.timed_out = False
+        self.cancelled = False
+        self.line_too_long = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Spawn the process (in its own process group) and feed its stdin."""
+        if self._started:
+            raise RuntimeError("process already started")
+        self._started = True
+        cwd = self.command.cwd
+        argv, env = self._materialize()
+        loop = asyncio.get_running_loop()
+        stdin = subprocess.PIPE if self.command.stdin is not None else subprocess.DEVNULL
+        try:
+            transport, _ = await loop.subprocess_exec(
+                lambda: _Protocol(self),
+                *argv,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._remove_files()
+            raise BackendUnavailable(
+                f"cannot start {argv[0]!r}: {exc.strerror or exc}",
+                hint="check that the CLI is installed and executable",
+            ) from exc
+        except BaseException:
+            self._transport, self.pid = None, None
+            self._remove_files()
+            raise
+        if self.command.stdin is not None:
+            pipe = transport.get_pipe_transport(0)
+            assert isinstance(pipe, asyncio.WriteTransport)
+            pipe.write(self.command.stdin)
+            pipe.close()  # closes once the data is flushed
+        if self.timeout_s is not None:
+            self._timer = loop.call_later(max(0.0, self.timeout_s), self._on_timeout)
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        """Stdout lines without their trailing ``\\n``, as they arrive; ends at EOF or when stopped."""
+        if self._transport is None:
+            raise RuntimeError("start() the process before reading it")
+        while True:
+            if self._lines:
+                line = self._lines.popleft()
+                self._queued -= len(line)
+                if self._paused and self._queued < _RESUME_BELOW:
+                    self._set_reading(True)
+                yield line
+                continue
+            if self._stdout_done:
+                return
+            self._readable.clear()
+            await self._readable.wait()
+
+    async def wait(self) -> ProcessExit:
+        """Wait for the process to exit, stop what is left of its group, and report how it ended."""
+        if self._outcome is not None:
+            return self._outcome
+        if self._transport is None:
+            raise RuntimeError("start() the process before waiting for it")
+        try:
+            await self._exited.wait()
+            if self._reaper is not None:
+                await self._reaper
+        except BaseException:
+            self._force_kill()
+            self._finish()
+            raise
+        return self._finish()
+
+    async def close(self) -> ProcessExit | None:
+        """Stop the whole process group (SIGTERM, grace, SIGKILL), reap it, remove temp files.
+
+        Safe to call at any time and more than once; returns how the process ended (``None`` if
+        it was never started).
+        """
+        if self._transport is None:
+            self._remove_files()
+            return self._outcome
+        if not self._exited.is_set():
+            self.cancelled = not (self.timed_out or self.line_too_long)
+            self._begin_stop()
+        return await self.wait()
+
+    async def __aenter__(self) -> Process:
+        if self._transport is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def returncode(self) -> int | None:
+        """The raw exit status (negative for a signal) once the process exited, else ``None``."""
+        return self._returncode
+
+    @property
+    def stderr_tail(self) -> str:
+        """The kept end of stderr so far, decoded leniently."""
+        return self._stderr.decode("utf-8", "replace")
+
+    # -- preparation ---------------------------------------------------------------------------
+
+    def _materialize(self) -> tuple[list[str], dict[str, str]]:
+        cwd = self.command.cwd
+        if cwd is not None and not os.path.isdir(cwd):
+            raise UsageError(
+                f"working directory {cwd!r} does not exist",
+                hint="pass an existing directory with --workdir",
+            )
+        paths: dict[str, str] = {}
+        if self.command.files:
+            self._tmpdir = tempfile.mkdtemp(prefix="clinvk-")
+            for name, content in self.command.files.items():
+                if not name or "/" in name or name in (".", ".."):
+                    self._remove_files()
+                    raise BackendCrashed(
+                        f"the backend asked for a file with an invalid name {name!r}"
+                    )
+                path = os.path.join(self._tmpdir, name)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(content)
+                paths[name] = path
+        argv = [self._substitute(a, paths) for a in (self.executable, *self.command.argv[1:])]
+        env = dict(os.environ)
+        for key, value in (*self.command.env.items(), *self._extra_env.items()):
+            if value == "":
+                env.pop(key, None)
+            else:
+                env[key] = self._substitute(value, paths)
+        return argv, env
+
+    def _substitute(self, text: str, paths: Mapping[str, str]) -> str:
+        if "{file:" not in text:
+            return text
+
+        def repl(m: re.Match[str]) -> str:
+            try:
+                return paths[m[1]]
+            except KeyError:
+                self._remove_files()
+                raise BackendCrashed(
+                    f"the command refers to {m[0]} but the backend gave no file of that name"
+                ) from None
+
+        return _FILE_REF.sub(repl, text)
+
+    def _remove_files(self) -> None:
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    # -- protocol callbacks --------------------------------------------------------------------
+
+    def _on_spawned(self, transport: asyncio.SubprocessTransport) -> None:
+        self._transport = transport
+        self._started_at = time.monotonic()
+        self.pid = transport.get_pid()
+
+    def _on_stdout(self, data: bytes) -> None:
+        if self._stdout_done:
+            return
+        start = 0
+        while (nl := data.find(b"\n", start)) >= 0:
+            if self._partial:
+                self._partial += data[start:nl]
+                line = bytes(self._partial)
+                self._partial.clear()
+            else:
+                line = data[start:nl]
+            start = nl + 1
+            if len(line) > self.max_line_bytes:
+                self._overflow()
+                return
+            self._lines.append(line)
+            self._queued += len(line)
+        if start < len(data):
+            self._partial += data[start:]
+            if len(self._partial) > self.max_line_bytes:
+                self._overflow()
+                return
+        if self._queued > _PAUSE_ABOVE and not self._paused:
+            self._set_reading(False)
+        self._readable.set()
+
+    def _on_stdout_eof(self) -> None:
+        if not self._stdout_done and self._partial:
+            self._lines.append(bytes(self._partial))
+            self._queued += len(self._partial)
+        self._partial = bytearray()
+        self._stdout_done = True
+        self._readable.set()
+
+    def _on_stderr(self, data: bytes) -> None:
+        self._stderr += data
+        excess = len(self._stderr) - self.stderr_tail_bytes
+        if excess > 0:
+            del self._stderr[:excess]
+
+    def _on_exit(self) -> None:
+        if self._transport is not None:
+            self._returncode = self._transport.get_returncode()
+        self._ended_at = time.monotonic()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._exited.set()
+        self._reaper = asyncio.get_running_loop().create_task(self._after_exit())
+
+    async def _after_exit(self) -> None:
+        """Once the child exited: end the rest of its group, then let stdout reach EOF."""
+        if self._stopper is not None:
+            await self._stopper
+        else:
+            await self._stop_leftovers()
+        await self._drain_stdout()
+
+    def _on_timeout(self) -> None:
+        if not self._exited.is_set():
+            self.timed_out = True
+            self._begin_stop()
+
+    def _overflow(self) -> None:
+        self.line_too_long = True
+        self._partial = bytearray()
+        self._stdout_done = True
+        self._readable.set()
+        self._begin_stop()
+
+    def _set_reading(self, on: bool) -> None:
+        pipe = self._transport.get_pipe_transport(1) if self._transport else None
+        if isinstance(pipe, asyncio.ReadTransport):
+            pipe.resume_reading() if on else pipe.pause_reading()
+            self._paused = not on
+
+    # -- stopping the process group ------------------------------------------------------------
+
+    def _begin_stop(self) -> None:
+        if self._stopper is None and self._transport is not None:
+            self._stopper = asyncio.get_running_loop().create_task(self._stop_group())
+
+    async def _stop_group(self) -> None:
+        self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._exited.wait(), self.grace_s)
+        await self._wait_group_gone(deadline)
+        self._signal_group(signal.SIGKILL)
+        await self._exited.wait()
+        await self._wait_group_gone(time.monotonic() + _KILL_SETTLE_S)
+
+    async def _stop_leftovers(self) -> None:
+        """After a normal exit: stop any processes the child left behind in its group."""
+        if self._group_alive():
+            self._signal_group(signal.SIGTERM)
+            await self._wait_group_gone(time.monotonic() + self.grace_s)
+            self._signal_group(signal.SIGKILL)
+            await self._wait_group_gone(time.monotonic() + _KILL_SETTLE_S)
+
+    async def _wait_group_gone(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if not self._group_alive():
+                return
+            await asyncio.sleep(_GROUP_POLL_S)
+
+    async def _drain_stdout(self) -> None:
+        """Wait briefly for stdout EOF; a process that escaped the group may hold the pipe open."""
+        if self._stdout_done:
+            return
+        if self._paused:
+            self._set_reading(True)
+        deadline = time.monotonic() + max(self.grace_s, 0.1)
+        while not self._stdout_done and time.monotonic() < deadline:
+            self._readable.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._readable.wait(), deadline - time.monotonic())
+        if not self._stdout_done:
+            self._on_stdout_eof()
+
+    def _group_alive(self) -> bool:
+        return self.pid is not None and _group_has_live_members(self.pid)
+
+    def _signal_group(self, sig: int) -> None:
+        if self.pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    def _force_kill(self) -> None:
+        """Last resort when waiting itself was interrupted: SIGKILL the group right now."""
+        for task in (self._stopper, self._reaper):
+            if task is not None and not task.done():
+                task.cancel()
+        self._signal_group(signal.SIGKILL)
+
+    def _finish(self) -> ProcessExit:
+        if self._outcome is not None:
+            return self._outcome
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._transport is not None:
+            self._transport.close()
+        self._remove_files()
+        raw = self._returncode if self._returncode is not None else -signal.SIGKILL
+        sig = -raw if raw < 0 else None
+        end = self._ended_at or time.monotonic()
+        self._outcome = ProcessExit(
+            exit_code=128 + sig if sig is not None else raw,
+            signal=sig,
+            timed_out=self.timed_out,
+            cancelled=self.cancelled,
+            line_too_long=self.line_too_long,
+            stderr=self.stderr_tail,
+            duration_s=round(max(0.0, end - self._started_at), 6),
+        )
+        return self._outcome
+
+    def __repr__(self) -> str:
+        state = "new" if self._transport is None else f"pid={self.pid}"
+        return f"<Process {self.command.argv[0]!r} {state}>"
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    """Whether process group ``pgid`` has a member that is not a zombie.
+
+    Members killed after their parent died stay zombies until init reaps them (which some
+    container inits never do); they are dead, so they do not count.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
