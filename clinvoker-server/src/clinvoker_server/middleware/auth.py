@@ -1,0 +1,46 @@
+"""API-key authentication for every route except ``/health``.
+
+With keys configured, everything else — HEAD, non-preflight OPTIONS, ``/metrics``, ``/docs``,
+``/openapi.json``, unknown paths — needs a key (the path was normalised by the request-id
+middleware, so ``//health/../api/v1/sessions`` is not ``/health``). The authenticated
+:class:`~clinvoker_server.auth.Principal` is put in the request state.
+"""
+
+from __future__ import annotations
+
+from clinvoker.errors import AuthError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from clinvoker_server.auth import ANONYMOUS, KeyRing, presented_key
+from clinvoker_server.middleware._common import reject, state
+
+__all__ = ["OPEN_PATHS", "AuthMiddleware"]
+
+OPEN_PATHS = frozenset({"/health"})
+
+
+class AuthMiddleware:
+    """Checks the presented key against the key ring."""
+
+    def __init__(self, app: ASGIApp, *, keyring: KeyRing) -> None:
+        self.app = app
+        self.keyring = keyring
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        st = state(scope)
+        if not self.keyring.enabled or (
+            scope["path"] in OPEN_PATHS and scope["method"] in ("GET", "HEAD")
+        ):
+            st["principal"] = ANONYMOUS
+            await self.app(scope, receive, send)
+            return
+        try:
+            st["principal"] = self.keyring.authenticate(presented_key(Headers(scope=scope)))
+        except AuthError as exc:
+            await reject(scope, receive, send, exc)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,212 @@
+"""Native REST wire formats (``/api/v1``): the Go tool's request and response fields.
+
+Requests are strict — an unknown field is a 422 naming it — because they are this project's own
+API. Optional response fields are omitted when empty, as the Go tool's ``omitempty`` did.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "BackendInfo",
+    "BackendList",
+    "ChainRequest",
+    "ChainStep",
+    "CompareRequest",
+    "DeleteResponse",
+    "ParallelRequest",
+    "PromptRequest",
+    "PromptResponse",
+    "ResumeRequest",
+    "SessionInfo",
+    "SessionList",
+    "StreamEvent",
+    "TaskRequest",
+    "TokenUsage",
+]
+
+ApprovalMode = Literal["default", "auto", "none", "always", ""]
+SandboxMode = Literal["default", "read-only", "workspace", "full", ""]
+OutputFormat = Literal["default", "text", "json", "stream-json", ""]
+
+
+class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Request structs: unknown fields are refused."""
+
+
+class _Out(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Response structs: empty optional fields are left out."""
+
+
+class _RunFields(_Strict, kw_only=True):
+    """Options every run request shares."""
+
+    model: str = ""
+    workdir: str = ""
+    approval_mode: ApprovalMode = ""
+    sandbox_mode: SandboxMode = ""
+    max_tokens: int = 0
+    max_turns: int = 0
+    system_prompt: str = ""
+    verbose: bool = False
+    extra: list[str] = []
+    allowed_tools: list[str] = []
+
+
+class PromptRequest(_RunFields, kw_only=True):
+    """``POST /api/v1/prompt``. ``session_id`` resumes a clinvoker session (id or prefix)."""
+
+    prompt: str
+    backend: str = ""
+    output_format: OutputFormat = ""
+    dry_run: bool = False
+    ephemeral: bool = False
+    metadata: dict[str, str] = {}
+    tags: list[str] = []
+    session_id: str = ""
+
+
+class ResumeRequest(_RunFields, kw_only=True):
+    """``POST /api/v1/sessions/{id}/resume``: the next turn of a stored session."""
+
+    prompt: str
+    output_format: OutputFormat = ""
+    metadata: dict[str, str] = {}
+
+
+class TokenUsage(_Out, kw_only=True):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+class PromptResponse(_Out, kw_only=True):
+    """A finished run (backend failures are in ``exit_code``/``error``, HTTP 200)."""
+
+    backend: str
+    exit_code: int = 0
+    duration_ms: int = 0
+    session_id: str | None = None
+    output: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    model: str | None = None
+    token_usage: TokenUsage | None = None
+    cost_usd: float | None = None
+
+
+class StreamEvent(_Out, kw_only=True):
+    """One NDJSON / SSE event of a streamed native run (the Go tool's envelope)."""
+
+    type: str
+    backend: str
+    timestamp: str
+    session_id: str | None = None
+    content: dict[str, Any] | None = None
+    sequence: int | None = None
+
+
+# -- parallel / chain / compare -----------------------------------------------------------------
+
+
+class TaskRequest(_RunFields, kw_only=True):
+    """One task of ``POST /api/v1/parallel``."""
+
+    backend: str = ""
+    prompt: str
+    output_format: OutputFormat = ""
+    id: str = ""
+    name: str = ""
+    tags: list[str] = []
+    meta: dict[str, str] = {}
+
+
+class ParallelRequest(_Strict, kw_only=True):
+    tasks: list[TaskRequest]
+    max_parallel: int = 0
+    fail_fast: bool = False
+    dry_run: bool = False
+
+
+class ChainStep(_Strict, kw_only=True):
+    backend: str = ""
+    prompt: str
+    model: str = ""
+    workdir: str = ""
+    approval_mode: ApprovalMode = ""
+    sandbox_mode: SandboxMode = ""
+    max_tokens: int = 0
+    max_turns: int = 0
+    system_prompt: str = ""
+    verbose: bool = False
+    extra: list[str] = []
+    name: str = ""
+
+
+class ChainRequest(_Strict, kw_only=True):
+    steps: list[ChainStep]
+    stop_on_failure: bool = False
+    pass_working_dir: bool = False
+    pass_session_id: bool = False
+    persist_sessions: bool = False
+    dry_run: bool = False
+
+
+class CompareRequest(_Strict, kw_only=True):
+    backends: list[str]
+    prompt: str
+    model: str = ""
+    workdir: str = ""
+    sequential: bool = False
+    dry_run: bool = False
+
+
+# -- backends and sessions ----------------------------------------------------------------------
+
+
+class BackendInfo(_Out, kw_only=True):
+    name: str
+    available: bool = False
+    display_name: str | None = None
+    executable: str | None = None
+    default_model: str | None = None
+    models: list[str] = []
+
+
+class BackendList(msgspec.Struct, kw_only=True):
+    backends: list[BackendInfo]
+
+
+class SessionInfo(_Out, kw_only=True):
+    """A session as the API shows it (no backend ids, metadata or owner)."""
+
+    id: str
+    backend: str
+    created_at: datetime
+    last_used: datetime
+    working_dir: str | None = None
+    model: str | None = None
+    initial_prompt: str | None = None
+    status: str | None = None
+    turn_count: int = 0
+    token_usage: TokenUsage | None = None
+    tags: list[str] = []
+    title: str | None = None
+    cost_usd: float = 0.0
+
+
+class SessionList(msgspec.Struct, kw_only=True):
+    sessions: list[SessionInfo]
+    total: int
+    limit: int
+    offset: int
+
+
+class DeleteResponse(msgspec.Struct, kw_only=True):
+    deleted: bool
+    id: str

@@ -1,0 +1,76 @@
+"""The ``clinvoker`` entry point of the server package: adds ``clinvk serve``.
+
+Kept light on purpose — ``clinvk --help`` imports it — so the server, Starlette, Hypercorn and
+OpenTelemetry are imported only inside the command's callback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from clinvoker.hookspecs import hookimpl
+
+__all__ = ["clinvoker_register_commands", "serve_command"]
+
+
+@click.command("serve")
+@click.option(
+    "--host", default=None, help="Address to listen on (default: server.host, 127.0.0.1)."
+)
+@click.option(
+    "-p",
+    "--port",
+    type=int,
+    default=None,
+    help="Port (default: server.port, 8080; 0 = any free port).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Config file (default: $CLINVK_CONFIG or <home>/config.yaml).",
+)
+@click.option("--api-keys-file", default=None, help="File with one API key per line.")
+@click.option("--metrics/--no-metrics", default=None, help="Expose Prometheus metrics at /metrics.")
+@click.option(
+    "--log-format", type=click.Choice(["json", "text"]), default=None, help="Access log format."
+)
+@click.option(
+    "--ready-file", default=None, hidden=True, help="Write the bound URL here once listening."
+)
+def serve_command(
+    host: str | None,
+    port: int | None,
+    config_path: str | None,
+    api_keys_file: str | None,
+    metrics: bool | None,
+    log_format: str | None,
+    ready_file: str | None,
+) -> None:
+    """Serve the native, OpenAI- and Anthropic-compatible HTTP APIs."""
+    from clinvoker.config import load_config
+    from clinvoker.errors import ClinvokerError
+
+    from clinvoker_server.serve import run_server
+
+    overrides: dict[str, Any] = {
+        "server.host": host or None,
+        "server.port": port,
+        "server.api_keys_file": api_keys_file,
+        "server.metrics_enabled": metrics,
+        "server.log_format": log_format,
+    }
+    try:
+        config = load_config(config_path, overrides=overrides)
+        code = run_server(config, ready_file=ready_file)
+    except ClinvokerError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    raise SystemExit(code)
+
+
+@hookimpl
+def clinvoker_register_commands(cli: click.Group) -> None:
+    """Add ``serve`` to ``clinvk``."""
+    cli.add_command(serve_command)

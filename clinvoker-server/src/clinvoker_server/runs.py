@@ -1,0 +1,259 @@
+"""Backend runs as the server sees them: slots, spans, metrics, and shutdown drain.
+
+Every handler starts a run through :meth:`Runs.start`, which takes a concurrency slot, opens a
+trace span (its context goes to the CLI as ``TRACEPARENT``), and calls :func:`clinvoker.api.start`
+— the server never spawns anything itself. The returned :class:`ActiveRun` yields the normalized
+events; whoever stops iterating early (a client gone, an error, shutdown) causes the run to be
+cancelled, which kills the CLI's whole process group.
+
+On shutdown :meth:`Runs.drain` waits up to the grace period for runs in flight, then cancels the
+rest and waits for their process groups to be gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from clinvoker.errors import (
+    BackendCrashed,
+    BackendError,
+    BackendOverloaded,
+    Cancelled,
+    ClinvokerError,
+    RateLimited,
+    RunTimeout,
+)
+from clinvoker.events import Done, Event
+from clinvoker.result import Result
+
+from clinvoker_server.concurrency import Concurrency, Lease
+
+if TYPE_CHECKING:
+    from clinvoker.config import Config
+    from clinvoker.plugins import PluginHost
+    from clinvoker.sessions import SessionStore
+
+    from clinvoker_server.auth import Principal
+    from clinvoker_server.telemetry import Telemetry
+
+__all__ = ["ActiveRun", "RunSpec", "Runs", "result_error"]
+
+
+class RunSpec(msgspec.Struct, kw_only=True):
+    """What a handler wants run (passed on to :func:`clinvoker.api.start`)."""
+
+    prompt: str
+    backend: str
+    model: str | None = None
+    workdir: str | None = None
+    resume: str | None = None
+    ephemeral: bool = True
+    approval_mode: str | None = None
+    sandbox_mode: str | None = None
+    allowed_tools: tuple[str, ...] | None = None
+    disallowed_tools: tuple[str, ...] | None = None
+    max_turns: int | None = None
+    system_prompt: str | None = None
+    system_prompt_mode: str | None = None
+    extra_flags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, str] | None = None
+
+
+class ActiveRun:
+    """One run in flight: its handle, its slot and its span."""
+
+    def __init__(self, runs: Runs, spec: RunSpec, handle: Any, lease: Lease, span: Any) -> None:
+        self.runs = runs
+        self.spec = spec
+        self.handle = handle
+        self.lease = lease
+        self.span = span
+        self.started = time.perf_counter()
+        self.result: Result | None = None
+        self._closed = False
+
+    @property
+    def session_id(self) -> str | None:
+        """clinvoker's session id (``None`` for ephemeral runs)."""
+        session = getattr(self.handle, "session", None)
+        return getattr(session, "id", None)
+
+    @property
+    def model(self) -> str | None:
+        request = getattr(self.handle, "request", None)
+        return getattr(request, "model", None) or self.spec.model
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The run's events, ending with :class:`Done`; closing early cancels the run."""
+        try:
+            async for event in self.handle:
+                if isinstance(event, Done):
+                    self.result = event.result
+                yield event
+        finally:
+            await self.close()
+
+    async def collect(self) -> Result:
+        """Run to the end and return the final result."""
+        async for _ in self.events():
+            pass
+        if self.result is None:
+            raise BackendCrashed(
+                f"backend {self.spec.backend!r} ended without a result", backend=self.spec.backend
+            )
+        return self.result
+
+    async def close(self) -> None:
+        """Cancel the run if it is still going; release its slot; end its span (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.result is None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.handle.cancel())
+        finally:
+            self.lease.release()
+            self.runs._finished(self)
+
+
+class Runs:
+    """Starts runs for the server and keeps track of them until they end."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        host: PluginHost | None,
+        store: SessionStore | None,
+        concurrency: Concurrency,
+        telemetry: Telemetry,
+        timeout: float | None,
+    ) -> None:
+        self.config = config
+        self.host = host
+        self.store = store
+        self.concurrency = concurrency
+        self.telemetry = telemetry
+        self.timeout = timeout
+        self.active: set[ActiveRun] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.accepting = True
+
+    async def start(self, spec: RunSpec, principal: Principal) -> ActiveRun:
+        """Take a slot and start the run (errors: overloaded, unknown backend, missing CLI...)."""
+        if not self.accepting:
+            raise BackendOverloaded(
+                "the server is shutting down", hint="retry against another instance"
+            )
+        policy = principal.policy
+        lease = await self.concurrency.acquire(
+            spec.backend,
+            key=principal.name if policy is not None else None,
+            key_limit=policy.max_concurrent if policy is not None else 0,
+        )
+        try:
+            with self.telemetry.run_span(spec.backend, spec.model) as (span, trace_env):
+                handle = self._start_handle(spec, principal, trace_env)
+        except BaseException as exc:
+            lease.release()
+            if isinstance(exc, ClinvokerError):
+                self.telemetry.record_error(spec.backend, exc.code)
+            raise
+        run = ActiveRun(self, spec, handle, lease, span)
+        self.active.add(run)
+        self._idle.clear()
+        self.telemetry.run_started(spec.backend)
+        return run
+
+    def _start_handle(
+        self, spec: RunSpec, principal: Principal, trace_env: Mapping[str, str]
+    ) -> Any:
+        from clinvoker import api
+
+        return api.start(
+            spec.prompt,
+            backend=spec.backend,
+            model=spec.model,
+            workdir=spec.workdir,
+            resume=spec.resume,
+            ephemeral=spec.ephemeral,
+            approval_mode=spec.approval_mode,
+            sandbox_mode=spec.sandbox_mode,
+            allowed_tools=spec.allowed_tools,
+            disallowed_tools=spec.disallowed_tools,
+            max_turns=spec.max_turns,
+            system_prompt=spec.system_prompt,
+            system_prompt_mode=spec.system_prompt_mode,
+            timeout=self.timeout,
+            extra_flags=spec.extra_flags,
+            env=dict(trace_env) or None,
+            tags=spec.tags,
+            metadata=spec.metadata,
+            owner=principal.owner,
+            config=self.config,
+            store=self.store,
+            host=self.host,
+        )
+
+    def _finished(self, run: ActiveRun) -> None:
+        self.active.discard(run)
+        if not self.active:
+            self._idle.set()
+        result = run.result
+        usage = result.usage if result is not None else None
+        ok = result is not None and result.ok
+        span = run.span
+        span.set_attribute("clinvoker.ok", ok)
+        if result is not None and result.error_code:
+            span.set_attribute("clinvoker.error_code", result.error_code)
+        span.end()
+        self.telemetry.run_finished(
+            run.spec.backend,
+            ok=ok,
+            elapsed=time.perf_counter() - run.started,
+            input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
+            error_code=(result.error_code if result is not None else "cancelled") or None,
+        )
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking runs, wait up to ``grace`` seconds for the rest, then cancel them."""
+        self.accepting = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+        await self.cancel_all()
+
+    async def cancel_all(self) -> None:
+        """Cancel every run in flight and wait until their processes are gone."""
+        runs: Sequence[ActiveRun] = list(self.active)
+        if runs:
+            await asyncio.gather(*(r.close() for r in runs), return_exceptions=True)
+
+
+def result_error(result: Result) -> ClinvokerError | None:
+    """The error a failed result stands for (``None`` when it succeeded)."""
+    if result.ok:
+        return None
+    message = result.error or f"{result.backend} exited with code {result.exit_code}"
+    code = result.error_code or ""
+    if code == "timeout":
+        return RunTimeout(message, hint="raise the timeout or ask for less")
+    if code == "cancelled":
+        return Cancelled(message)
+    if code in ("overloaded", "server_overloaded"):
+        return BackendOverloaded(message, backend=result.backend)
+    if code == "rate_limited":
+        return RateLimited(f"{result.backend}: {message}", retry_after=1)
+    return BackendError(
+        f"{result.backend} failed: {message}",
+        backend=result.backend,
+        backend_exit_code=result.exit_code,
+    )

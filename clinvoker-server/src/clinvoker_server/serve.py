@@ -1,0 +1,147 @@
+"""Running the application under Hypercorn, with a graceful shutdown.
+
+:func:`serve` binds the socket itself (so port 0 works and the real port is known), prints the
+banner, and serves until its shutdown trigger fires — SIGTERM or SIGINT for :func:`run_server`.
+Then Hypercorn stops accepting connections and lets in-flight requests finish for up to
+``server.shutdown_grace_secs``; whatever is still running after that is cancelled, which ends the
+backend CLIs' process groups; the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clinvoker.config import Config
+    from clinvoker.plugins import PluginHost
+    from clinvoker.sessions import SessionStore
+    from starlette.applications import Starlette
+
+__all__ = ["bind_socket", "run_server", "serve"]
+
+log = logging.getLogger("clinvoker_server")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 = any free port)."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        from clinvoker.errors import ConfigError
+
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="choose another --port or stop the program using it",
+        ) from None
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def banner(url: str) -> str:
+    return "\n".join(
+        [
+            f"clinvk API server starting on {url}",
+            "",
+            f"  Custom API:     {url}/api/v1/",
+            f"  OpenAI API:     {url}/openai/v1/",
+            f"  Anthropic API:  {url}/anthropic/v1/",
+            f"  Docs:           {url}/docs  ({url}/openapi.json)",
+            f"  Health:         {url}/health",
+            "",
+            "Press Ctrl+C to stop",
+        ]
+    )
+
+
+async def serve(
+    app: Starlette,
+    config: Config,
+    *,
+    sock: socket.socket | None = None,
+    shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``app`` until ``shutdown_trigger`` returns (default: SIGTERM/SIGINT)."""
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config as HyperConfig
+
+    cfg = config.server
+    if sock is None:
+        sock = bind_socket(cfg.host, cfg.port)
+    hc = HyperConfig()
+    hc.bind = [f"fd://{sock.fileno()}"]
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.graceful_timeout = float(cfg.shutdown_grace_secs)
+    hc.keep_alive_timeout = float(cfg.idle_timeout_secs or 120)
+    hc.include_server_header = False
+    stop = asyncio.Event()
+    if shutdown_trigger is None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        shutdown_trigger = stop.wait
+    if on_ready is not None:
+        on_ready(_url(sock))
+    try:
+        await hypercorn_serve(app, hc, shutdown_trigger=shutdown_trigger, mode="asgi")  # type: ignore[arg-type]
+    finally:
+        sock.close()
+
+
+def configure_logging(fmt: str) -> None:
+    """Access and error logs to stderr, one line each (JSON lines are already formatted)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(message)s" if fmt == "json" else "%(levelname)s %(name)s %(message)s")
+    )
+    for name in ("clinvoker_server", "hypercorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def run_server(
+    config: Config,
+    *,
+    host: PluginHost | None = None,
+    store: SessionStore | None = None,
+    ready_file: str | None = None,
+) -> int:
+    """``clinvk serve``: build the app, print the banner, serve until a signal; return 0."""
+    from clinvoker_server.app import create_app
+
+    configure_logging(config.server.log_format)
+    sock = bind_socket(config.server.host, config.server.port)
+    app = create_app(config, host=host, store=store)
+
+    def ready(url: str) -> None:
+        print(banner(url), flush=True)
+        if ready_file:
+            Path(ready_file).write_text(url + "\n", encoding="utf-8")
+
+    kwargs: dict[str, Any] = {"sock": sock, "on_ready": ready}
+    asyncio.run(serve(app, config, **kwargs))
+    return 0
