@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,6 +28,8 @@ __all__ = [
     "PINNED_PACKAGES",
     "TEST_MODELS",
     "CliEnv",
+    "CliEnvFactory",
+    "ClinvkRunner",
     "Completed",
     "build_cli_env",
     "clinvk_executable",
@@ -267,3 +270,10 @@ def run_clinvk(
     return run_process(
         [str(clinvk_executable()), *args], env, cwd=cwd, input=input, timeout=timeout
     )
+
+
+CliEnvFactory = Callable[..., CliEnv]
+"""Type of the ``cli_env`` fixture: ``cli_env(backend="all", mode="ok", *, tag=None)``."""
+
+ClinvkRunner = Callable[..., Completed]
+"""Type of the ``clinvk`` fixture: ``clinvk(args, env, *, input=None, timeout=60, cwd=None)``."""
