@@ -247,6 +247,27 @@ def test_continue_last_that_resumed_the_expected_thread_says_nothing() -> None:
     assert (result.usage.input_tokens, result.usage.output_tokens) == (3, 2)
 
 
+def test_continue_last_after_a_text_mode_turn_does_not_double_count() -> None:
+    events, result = run(THREAD, DONE, continue_last=True, resume_state={"thread_id": "T1"})
+    assert [signature(ev) for ev in events] == ["session", "error:usage_unknown"]
+    assert result.usage is None
+
+
+def test_only_the_first_failure_is_fatal() -> None:
+    events, result = run(
+        THREAD,
+        '{"type":"error","message":"unexpected status 401 Unauthorized"}',
+        '{"type":"turn.failed","error":{"message":"something else went wrong"}}',
+        exit_code=1,
+    )
+    assert [signature(ev) for ev in events] == [
+        "session",
+        "error:authentication_failed!",
+        "error:backend_error",
+    ]
+    assert result.error == "unexpected status 401 Unauthorized"
+
+
 def test_a_thread_other_than_the_requested_one_is_flagged() -> None:
     events, _ = run(THREAD, resume_session_id="T0")
     assert [signature(ev) for ev in events] == ["session", "error:session_mismatch"]

@@ -208,7 +208,7 @@ def _turn_completed(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event
         return []
     run.cumulative = current
     base = run.baseline
-    if base is None and request.resume_session_id and run.thread_id == request.resume_session_id:
+    if base is None and run.thread_id is not None and run.thread_id == _resumed_thread(request):
         return [
             Error(
                 message="codex reports token usage as a running total for the whole thread and "
@@ -229,17 +229,20 @@ def _turn_completed(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event
     return [UsageReport(usage=run.usage)]
 
 
+def _resumed_thread(request: RunRequest) -> str | None:
+    """The thread this run was asked to continue, when it is known."""
+    if request.resume_session_id:
+        return request.resume_session_id
+    previous = request.resume_state.get("thread_id")
+    return previous if request.continue_last and isinstance(previous, str) else None
+
+
 def _turn_failed(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event]:
     run.turns_failed += 1
     message = ev.error.get("message") if isinstance(ev.error, dict) else ev.error
     if not isinstance(message, str) or not message:
         message = "codex reported that the turn failed without a message"
-    if run.fatal is not None and run.fatal[0] == message:
-        return []
-    code = classify(message)
-    if run.fatal is None:
-        run.fatal = (message, code)
-    return [Error(message=message, code=code)]
+    return _failure(message, run)
 
 
 def _error(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event]:
@@ -249,10 +252,17 @@ def _error(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event]:
     if message.startswith("Reconnecting..."):
         run.last_notice = message
         return [Error(message=message, code=classify(message), fatal=False)]
-    code = classify(message)
+    return _failure(message, run)
+
+
+def _failure(message: str, run: RunNotes) -> list[Event]:
+    """The run's one fatal error; later, different failure messages are kept as non-fatal."""
     if run.fatal is None:
-        run.fatal = (message, code)
-    return [Error(message=message, code=code)]
+        run.fatal = (message, classify(message))
+        return [Error(message=message, code=run.fatal[1])]
+    if run.fatal[0] == message:
+        return []
+    return [Error(message=message, code=classify(message), fatal=False)]
 
 
 def _item(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event]:
