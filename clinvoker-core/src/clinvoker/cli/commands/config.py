@@ -90,13 +90,10 @@ def set_(ctx: click.Context, key: str, value: str) -> int:
     """
     from clinvoker.cli.state import get_state
     from clinvoker.config import set_config_value
-    from clinvoker.config_keys import show_value
 
     state = get_state(ctx)
     stored = set_config_value(key, value, state.flags.config)
-    click.echo(
-        f"Set {key} = {_scalar(stored).rstrip() if not isinstance(stored, list | dict) else show_value(stored)}"
-    )
+    click.echo(f"Set {key} = {_inline(stored)}")
     state.verbose(f"written to {_config_file(state.flags.config)}")
     return OK
 
@@ -129,6 +126,17 @@ def _scalar(value: Any) -> str:
     if value is None:
         return "\n"
     return f"{value}\n"
+
+
+def _inline(value: Any) -> str:
+    """A stored value on one line: ``true``, ``9000``, ``[Read, Grep]``, ``{"A": "1"}``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, dict):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return _scalar(value).rstrip("\n")
 
 
 def _yaml(data: Any) -> str:
