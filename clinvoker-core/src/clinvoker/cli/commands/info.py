@@ -25,7 +25,12 @@ def version() -> int:
     short_help="List the backends and whether their CLIs are installed.",
     epilog="\b\nExamples:\n  clinvk backends\n  clinvk backends --json",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {backends: [...], plugin_failures: [...]} as JSON.",
+)
 @click.pass_context
 def backends(ctx: click.Context, as_json: bool) -> int:
     """List every backend: installed or not, the CLI's path and version, and plugin failures.
