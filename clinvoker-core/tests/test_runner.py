@@ -15,7 +15,9 @@ import pytest
 from clinvoker.errors import BackendUnavailable, UsageError
 from clinvoker.request import Command
 from clinvoker.runner import Process, ProcessExit, Runner
-from support.core_fakes import FAKE_CLI, pid_alive
+
+sys.path.insert(0, str(Path(__file__).with_name("support")))
+from core_fakes import FAKE_CLI, pid_alive
 
 MiB = 1024 * 1024
 

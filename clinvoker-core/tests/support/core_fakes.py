@@ -30,7 +30,7 @@ class FakeBackend(Backend):
 
     name = "fake"
     executable = "fake-cli"
-    install_hint = "install it with `pip install fake-cli`"
+    install_hint = "pip install fake-cli"
     tested_versions = ">=1.4,<2"
     default_model = "fake-default"
     models = ("fake-default", "fake-mini", "fake-max")
