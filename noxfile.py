@@ -43,6 +43,7 @@ PINNED_CLIS = (
     "@openai/codex@0.169.0",
     "@google/gemini-cli@0.61.0",
 )
+CLI_NAMES = ("claude", "codex", "gemini")
 
 
 def _sync(session: nox.Session, *args: str) -> None:
@@ -71,12 +72,22 @@ for _key, _package in PACKAGES.items():
 
 
 def ensure_clis(session: nox.Session) -> str:
-    """Install the pinned real CLIs with npm into a cache folder (once) and return its bin dir."""
+    """The bin dir of the pinned real CLIs: ``$CLINVK_TEST_CLIS_BIN`` if set, else an npm cache.
+
+    The cache (``$CLINVK_CLI_CACHE``, default ``~/.cache/clinvoker-test-clis``) holds one
+    ``npm install --prefix`` per set of pinned versions, installed on first use.
+    """
+    preset = os.environ.get("CLINVK_TEST_CLIS_BIN")
+    if preset:
+        missing = [n for n in CLI_NAMES if not (Path(preset) / n).exists()]
+        if missing:
+            session.error(f"CLINVK_TEST_CLIS_BIN={preset} has no {', '.join(missing)}")
+        return preset
     cache = Path(os.environ.get("CLINVK_CLI_CACHE", Path.home() / ".cache" / "clinvoker-test-clis"))
     tag = "-".join(p.rsplit("@", 1)[1] for p in PINNED_CLIS)
     prefix = cache / tag
     bin_dir = prefix / "node_modules" / ".bin"
-    if not all((bin_dir / name).exists() for name in ("claude", "codex", "gemini")):
+    if not all((bin_dir / name).exists() for name in CLI_NAMES):
         if shutil.which("npm") is None:
             session.error(
                 "npm is needed to install the real CLIs for the end-to-end tests (install Node.js 20+)"
@@ -97,7 +108,11 @@ def ensure_clis(session: nox.Session) -> str:
 
 
 def _isolated(argv: list[str]) -> list[str]:
-    """Run argv in a fresh network namespace with only loopback, when we may (root + unshare)."""
+    """Run argv in a fresh network namespace with only loopback, when we may (root + unshare).
+
+    Nothing the tests start (the real CLIs included) can then reach anything but 127.0.0.1.
+    ``CLINVK_TEST_NO_NETNS=1`` opts out.
+    """
     if (
         os.environ.get("CLINVK_TEST_NO_NETNS")
         or shutil.which("unshare") is None
@@ -109,7 +124,10 @@ def _isolated(argv: list[str]) -> list[str]:
         return argv
     import shlex
 
-    return ["unshare", "-n", "sh", "-c", "ip link set lo up 2>/dev/null; exec " + shlex.join(argv)]
+    # `ip` may be missing: the fallback sets lo up with an ioctl (tests/support/netns.py).
+    lo_up = shlex.join([argv[0], str(ROOT / "tests" / "support" / "netns.py")])
+    script = f"{{ ip link set lo up || {lo_up}; }} 2>/dev/null; exec {shlex.join(argv)}"
+    return ["unshare", "-n", "sh", "-c", script]
 
 
 @nox.session

@@ -2,7 +2,8 @@
 
 A new namespace starts with ``lo`` down, so nothing can connect to 127.0.0.1. ``nox -s
 integration`` runs ``ip link set lo up`` first; :func:`ensure_loopback` does the same from Python
-(root in the namespace only) for machines without ``ip``.
+(root in the namespace only) for machines without ``ip``; ``python tests/support/netns.py`` runs it
+as a program.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import fcntl
 import socket
 import struct
 
-__all__ = ["ensure_loopback", "loopback_works"]
+__all__ = ["bring_loopback_up", "ensure_loopback", "loopback_works"]
 
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
@@ -31,15 +32,21 @@ def loopback_works(port: int) -> bool:
     return True
 
 
+def bring_loopback_up() -> None:
+    """Set the ``lo`` interface up (what ``ip link set lo up`` does); :class:`OSError` if not allowed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack(_IFREQ, b"lo", 0)
+        flags = struct.unpack(_IFREQ, fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+        if not flags & _IFF_UP:
+            fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | _IFF_UP))
+
+
 def ensure_loopback(port: int) -> None:
     """Make ``127.0.0.1:port`` reachable, bringing ``lo`` up if needed; raise a clear error if not."""
     if loopback_works(port):
         return
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            request = struct.pack(_IFREQ, b"lo", 0)
-            flags = struct.unpack(_IFREQ, fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
-            fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | _IFF_UP))
+        bring_loopback_up()
     except OSError as exc:
         raise RuntimeError(
             f"cannot reach 127.0.0.1:{port} and could not bring the loopback interface up ({exc}); "
@@ -47,3 +54,10 @@ def ensure_loopback(port: int) -> None:
         ) from exc
     if not loopback_works(port):
         raise RuntimeError(f"127.0.0.1:{port} is still unreachable after bringing `lo` up")
+
+
+if __name__ == "__main__":
+    try:
+        bring_loopback_up()
+    except OSError as exc:
+        raise SystemExit(f"could not bring the loopback interface up: {exc}") from None
