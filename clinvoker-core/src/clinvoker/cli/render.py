@@ -113,22 +113,22 @@ class TextRenderer(_Base):
         self.backend = backend
         self.show_tokens = show_tokens
         self.show_timing = show_timing
-        self._printed = ""
+        self._last = ""
 
     def event(self, event: Event) -> None:
         if isinstance(event, TextDelta) and event.text:
             self.out.write(event.text)
             self.out.flush()
-            self._printed = event.text
+            self._last = event.text
         elif isinstance(event, Error) and not event.fatal:
             self.err.write(f"Warning [{self.backend}]: {event.message}\n")
             self.err.flush()
 
     def finish(self, result: Result) -> None:
-        if not self._printed and result.content:
+        if not self._last and result.content:
             self.out.write(result.content)
-            self._printed = result.content
-        if self._printed and not self._printed.endswith("\n"):
+            self._last = result.content
+        if self._last and not self._last.endswith("\n"):
             self.out.write("\n")
         if self.show_tokens and result.usage is not None:
             u = result.usage
