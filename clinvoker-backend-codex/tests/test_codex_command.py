@@ -105,11 +105,10 @@ def test_exec_flags_come_before_the_resume_subcommand() -> None:
         model="gpt-5.5",
         workdir="/w",
         sandbox_mode="workspace",
-        ephemeral=True,
         extra_flags=("-c", "model_reasoning_effort=high"),
     ).argv
     resume = argv.index("resume")
-    for flag in ("-m", "-C", "-s", "--ephemeral", "model_reasoning_effort=high"):
+    for flag in ("-m", "-C", "-s", "model_reasoning_effort=high"):
         assert argv.index(flag) < resume
 
 
@@ -146,6 +145,14 @@ def test_appended_system_prompt_becomes_developer_instructions() -> None:
     assert key == "developer_instructions"
     assert tomllib.loads(f"v = {value}")["v"] == 'Say "hi" \\ bye'
     assert cmd.files == {}
+
+
+def test_an_ephemeral_resume_forks_the_thread() -> None:
+    """`resume --ephemeral` would still append the turn to the thread; a fork leaves it as it was."""
+    argv = build("next", resume_session_id="T1", ephemeral=True).argv
+    assert argv[-4:] == ("fork", "--", "T1", "next")
+    assert "resume" not in argv
+    assert argv.index("--ephemeral") < argv.index("fork")
 
 
 def test_ephemeral_runs_leave_no_rollout() -> None:
@@ -206,13 +213,17 @@ def first_events(**kw: Any) -> list[Any]:
         ({"disallowed_tools": ("Bash",)}, "disallowed_tools"),
         ({"new_session_id": "0190e0c0-0000-7000-8000-000000000000"}, "new_session_id"),
         ({"approval_mode": "always", "sandbox_mode": "full"}, "cannot ask for approval"),
+        (
+            {"system_prompt": "x", "system_prompt_mode": "append", "resume_session_id": "T"},
+            "only when a thread starts",
+        ),
+        ({"ephemeral": True, "continue_last": True}, "records the turn in the continued thread"),
     ],
 )
 def test_options_codex_cannot_honour_are_reported_not_fatal(
     options: dict[str, Any], mentions: str
 ) -> None:
-    cmd = build(**options)
-    assert cmd.argv[-2:] == ("--", "say hi")
+    assert build(**options).argv[-1] == "say hi"
     warnings = [ev for ev in first_events(**options) if isinstance(ev, Error)]
     assert len(warnings) == 1
     assert not warnings[0].fatal

@@ -268,6 +268,18 @@ def test_only_the_first_failure_is_fatal() -> None:
     assert result.error == "unexpected status 401 Unauthorized"
 
 
+def test_an_ephemeral_fork_reports_only_its_own_turn() -> None:
+    parent = {"thread_id": "P", "cumulative_usage": {"input_tokens": 3, "output_tokens": 1}}
+    fork_usage = '{"type":"turn.completed","usage":{"input_tokens":8,"output_tokens":4}}'
+    events, result = run(
+        THREAD, fork_usage, resume_session_id="P", ephemeral=True, resume_state=parent
+    )
+    assert [signature(ev) for ev in events] == ["session", "usage"]
+    assert result.session_id == "T1"
+    assert result.usage is not None
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (5, 3)
+
+
 def test_a_thread_other_than_the_requested_one_is_flagged() -> None:
     events, _ = run(THREAD, resume_session_id="T0")
     assert [signature(ev) for ev in events] == ["session", "error:session_mismatch"]

@@ -145,7 +145,7 @@ class CodexBackend(Backend):
     # -- command --------------------------------------------------------------------------------
 
     def build_command(self, request: RunRequest) -> Command:
-        """``codex exec [flags] [resume (-- ID | --last --)] (-- PROMPT | -)``.
+        """``codex exec [flags] [(resume|fork) -- ID | resume --last --] (-- PROMPT | -)``.
 
         Always non-interactive and unwedgeable: ``--skip-git-repo-check`` (else it refuses to
         run outside a git repo), ``--disable unbounded_connection_retries`` (else it retries an
@@ -181,7 +181,10 @@ class CodexBackend(Backend):
         data, use_stdin = _prompt_bytes(request.prompt)
         prompt = "-" if use_stdin else request.prompt
         if request.resume_session_id:
-            argv += ["resume", "--", request.resume_session_id, prompt]
+            # `resume --ephemeral` still appends the turn to the thread's rollout; a fork of it
+            # with --ephemeral leaves the original untouched and records nothing.
+            verb = "fork" if request.ephemeral else "resume"
+            argv += [verb, "--", request.resume_session_id, prompt]
         elif request.continue_last:
             argv += ["resume", "--last", "--", prompt]
         else:
@@ -240,6 +243,18 @@ class CodexBackend(Backend):
             warn(
                 "codex cannot start a conversation under a preset id; new_session_id is ignored "
                 "(its own thread id is reported when the run starts)"
+            )
+        resuming = bool(request.resume_session_id or request.continue_last)
+        if request.system_prompt and request.system_prompt_mode == "append" and resuming:
+            warn(
+                "codex applies an appended system prompt (developer_instructions) only when a "
+                "thread starts; it has no effect on a resumed thread (a replacing system prompt "
+                "does apply)"
+            )
+        if request.ephemeral and request.continue_last and not request.resume_session_id:
+            warn(
+                "codex records the turn in the continued thread even with --ephemeral; resume "
+                "by id instead for an ephemeral continuation (it forks the thread)"
             )
         warning = permission_flags(request.approval_mode, request.sandbox_mode)[1]
         if warning:

@@ -24,8 +24,10 @@ def build_result(
     """Fold the run's events and notes (and stderr, for what only stderr knows) into a Result."""
     request = output.request
     content = "".join(ev.text for ev in events if isinstance(ev, TextDelta))
-    thread = run.thread_id or banner_value(output.stderr, "session id")
-    model = model or banner_value(output.stderr, "model")
+    thread = run.thread_id
+    if request.output == "text":  # the banner on stderr is all text mode has to say
+        thread = thread or banner_value(output.stderr, "session id")
+        model = model or banner_value(output.stderr, "model")
     message, code = _error(output, run)
     state: dict[str, Any] = {}
     if thread:

@@ -63,6 +63,7 @@ class RunNotes:
     __slots__ = (
         "bad_lines",
         "baseline",
+        "continues",
         "cumulative",
         "denials",
         "fatal",
@@ -84,6 +85,7 @@ class RunNotes:
         self.messages = 0
         self.tools: set[str] = set()
         self.baseline: Usage | None = None
+        self.continues = False
         self.cumulative: Usage | None = None
         self.usage: Usage | None = None
         self.fatal: tuple[str, str] | None = None
@@ -175,10 +177,18 @@ def _thread_started(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event
     thread = ev.thread_id
     run.thread_id = thread
     previous = request.resume_state.get("thread_id")
-    if previous == thread:
+    forked = bool(request.resume_session_id and request.ephemeral)
+    # The thread whose history (and running usage total) this run carries on, if known.
+    parent = request.resume_session_id if forked else thread
+    run.continues = (
+        forked
+        or thread == request.resume_session_id
+        or (request.continue_last and previous == thread)
+    )
+    if previous == parent:
         run.baseline = usage_from_dict(request.resume_state.get("cumulative_usage"))
     events: list[Event] = [SessionStarted(session_id=thread, model=run.model, cwd=request.workdir)]
-    if request.resume_session_id and thread != request.resume_session_id:
+    if request.resume_session_id and not forked and thread != request.resume_session_id:
         events.append(
             Error(
                 message=f"codex answered in thread {thread}, not in the requested thread "
@@ -208,7 +218,7 @@ def _turn_completed(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event
         return []
     run.cumulative = current
     base = run.baseline
-    if base is None and run.thread_id is not None and run.thread_id == _resumed_thread(request):
+    if base is None and run.continues:
         return [
             Error(
                 message="codex reports token usage as a running total for the whole thread and "
@@ -227,14 +237,6 @@ def _turn_completed(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event
     else:
         run.usage = current
     return [UsageReport(usage=run.usage)]
-
-
-def _resumed_thread(request: RunRequest) -> str | None:
-    """The thread this run was asked to continue, when it is known."""
-    if request.resume_session_id:
-        return request.resume_session_id
-    previous = request.resume_state.get("thread_id")
-    return previous if request.continue_last and isinstance(previous, str) else None
 
 
 def _turn_failed(ev: _Line, request: RunRequest, run: RunNotes) -> list[Event]:
