@@ -451,7 +451,7 @@ def _consume(lines: list[bytes], options: dict[str, Any], exit_code: int, stderr
     return backend.parse_output(output)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.binary(max_size=200), max_size=8),
     OPTIONS,
@@ -465,7 +465,7 @@ def test_arbitrary_bytes_never_raise(
     assert result.ok == (exit_code == 0 and result.error is None)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(EVENTS, max_size=10), OPTIONS, st.integers(-20, 300), st.text(max_size=200))
 def test_arbitrary_codex_shaped_events_never_raise(
     events: list[dict[str, Any]], options: dict[str, Any], exit_code: int, stderr: str
@@ -476,7 +476,7 @@ def test_arbitrary_codex_shaped_events_never_raise(
         assert result.error
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     st.binary(max_size=400),
     st.sampled_from(["stream", "json", "text"]),
