@@ -78,7 +78,7 @@ async def serve(
     config: Config,
     *,
     sock: socket.socket | None = None,
-    shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``app`` until ``shutdown_trigger`` returns (default: SIGTERM/SIGINT)."""
@@ -88,8 +88,9 @@ async def serve(
     cfg = config.server
     if sock is None:
         sock = bind_socket(cfg.host, cfg.port)
+    url = _url(sock)
     hc = HyperConfig()
-    hc.bind = [f"fd://{sock.fileno()}"]
+    hc.bind = [f"fd://{sock.detach()}"]  # Hypercorn owns (and closes) the descriptor now
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.graceful_timeout = float(cfg.shutdown_grace_secs)
@@ -103,11 +104,8 @@ async def serve(
                 loop.add_signal_handler(signum, stop.set)
         shutdown_trigger = stop.wait
     if on_ready is not None:
-        on_ready(_url(sock))
-    try:
-        await hypercorn_serve(app, hc, shutdown_trigger=shutdown_trigger, mode="asgi")  # type: ignore[arg-type]
-    finally:
-        sock.close()
+        on_ready(url)
+    await hypercorn_serve(app, hc, shutdown_trigger=shutdown_trigger, mode="asgi")  # type: ignore[arg-type]
 
 
 def configure_logging(fmt: str) -> None:
