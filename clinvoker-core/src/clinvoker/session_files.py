@@ -6,7 +6,7 @@
 * ``.<id>.lock`` — held (portalocker) while a session is read-modified-written, so updates from
   any number of processes never lose each other's changes; one lock per session, so unrelated
   sessions never wait for each other. Removed when released.
-* ``.index`` — a cache of summaries for fast listing (:mod:`clinvoker.session_index`).
+* ``.cache/`` — summaries for fast listing (:mod:`clinvoker.session_index`).
 * ``<id>/`` — optional artifacts of a session, removed with it.
 
 Files that are not sessions (corrupt, foreign) are skipped and reported in ``problems``.
@@ -30,7 +30,13 @@ import msgspec
 import portalocker
 
 from clinvoker.errors import AmbiguousSession, SessionError, SessionNotFound, ValidationError
-from clinvoker.session_index import Summary, SummaryCache, decode_session, timestamp
+from clinvoker.session_index import (
+    NEWEST_FIRST,
+    Summary,
+    SummaryCache,
+    decode_session,
+    timestamp,
+)
 from clinvoker.sessions import (
     Session,
     SessionStore,
@@ -161,11 +167,13 @@ class FileSessionStore(SessionStore):
                 path.unlink()
             fh.close()
 
-    def _ids(self) -> builtins.list[str]:
+    def _ids(self, prefix: str = "") -> builtins.list[str]:
         try:
             names = os.listdir(self.root)
         except FileNotFoundError:
             return []
+        if prefix:
+            names = [n for n in names if n.startswith(prefix)]
         return [n[:-5] for n in names if n.endswith(".json") and is_session_id(n[:-5])]
 
     def _visible(self, session: Session, owner: str | None) -> bool:
@@ -190,7 +198,7 @@ class FileSessionStore(SessionStore):
                     return session
                 raise _not_found(id_or_prefix)
         found: builtins.list[Session] = []
-        for session_id in sorted(i for i in self._ids() if i.startswith(text)):
+        for session_id in sorted(self._ids(text)):
             try:
                 session = self._read(session_id)
             except SessionNotFound:
@@ -293,7 +301,7 @@ class FileSessionStore(SessionStore):
 
     def _summaries(self) -> builtins.list[Summary]:
         scan = self._cache.scan()
-        self.problems = scan.problems
+        self.problems = list(scan.problems)
         return scan.summaries
 
     def list(
@@ -321,7 +329,7 @@ class FileSessionStore(SessionStore):
             model=model,
             tag=tag,
         )
-        matches.sort(key=lambda s: (s.last_used, s.id), reverse=True)
+        matches.sort(key=NEWEST_FIRST, reverse=True)
         page = matches[offset : offset + limit] if limit else matches[offset:]
         sessions = []
         for summary in page:
@@ -341,7 +349,7 @@ class FileSessionStore(SessionStore):
             for s in _filter(self._summaries(), backend=backend, workdir=workdir, owner=owner)
             if s.resumable
         ]
-        for summary in sorted(matches, key=lambda s: (s.last_used, s.id), reverse=True):
+        for summary in sorted(matches, key=NEWEST_FIRST, reverse=True):
             try:
                 return self._read(summary.id)
             except SessionError:
@@ -351,7 +359,7 @@ class FileSessionStore(SessionStore):
     def prune(self, older_than_days: int | None = None, keep: int | None = None) -> int:
         if (older_than_days or 0) < 0 or (keep or 0) < 0:
             raise ValidationError("older_than_days and keep must not be negative")
-        newest_first = sorted(self._summaries(), key=lambda s: (s.last_used, s.id), reverse=True)
+        newest_first = sorted(self._summaries(), key=NEWEST_FIRST, reverse=True)
         beyond_keep = {s.id for s in newest_first[keep:]} if keep else set()
         cutoff = time.time() - older_than_days * 86400 if older_than_days else None
         too_old = {s.id for s in newest_first if cutoff is not None and s.last_used < cutoff}

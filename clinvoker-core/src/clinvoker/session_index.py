@@ -1,15 +1,25 @@
 """A self-checking cache of session summaries, so listing thousands of sessions stays fast.
 
-The cache (``<sessions>/.index``, msgpack) maps each session file to a :class:`Summary` of the
-fields used to filter and sort, keyed by the file's inode, size and modification time. A scan
-stats every file and re-reads only files whose key changed, so the cache is never trusted
-blindly: writers never touch it, any process may rewrite it, and a missing or corrupt cache is
-rebuilt from the files.
+The cache (``<sessions>/.cache/summaries.msgpack``) holds a :class:`Summary` of every session (the fields
+used to filter and sort) and, per file, its inode, size and modification time. It is never
+trusted blindly:
+
+* If the directory has not changed since the cache was written (same inode and modification
+  time) and had been quiet for a while before that scan began, the cache is used as is. (Every
+  write in the store renames a file into the directory, which changes its modification time;
+  the quiet period rules out a change landing in the same clock tick as the scan.)
+* Otherwise every file is stat'ed and only files whose inode, size or time changed are re-read.
+
+Writers never touch the cache; any process may rewrite it (atomically); a missing or corrupt
+cache is rebuilt from the files.
 """
 
 from __future__ import annotations
 
+import operator
 import os
+import time
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,8 +28,9 @@ import msgspec
 from clinvoker.sessions import Session, StoreProblem, is_session_id
 
 __all__ = [
+    "INDEX_DIR",
     "INDEX_NAME",
-    "FileKey",
+    "NEWEST_FIRST",
     "Scan",
     "Summary",
     "SummaryCache",
@@ -28,13 +39,25 @@ __all__ = [
     "timestamp",
 ]
 
-INDEX_NAME = ".index"
-_INDEX_VERSION = 1
+INDEX_DIR = ".cache"
+"""Holds the cache file: writing inside a subdirectory leaves the session directory's time alone."""
+INDEX_NAME = "summaries.msgpack"
+_INDEX_VERSION = 2
+_QUIET_NS = 2_000_000_000
 _FOREIGN_OK = frozenset({"index.json"})  # the Go tool's own index, kept next to our files
 
+NEWEST_FIRST = operator.attrgetter("last_used", "id")
+"""Sort key of summaries (use with ``reverse=True``)."""
 
-class Summary(msgspec.Struct, frozen=True, array_like=True):
-    """What listing needs to know about one session without reading its file."""
+FileKey = tuple[int, int, int]
+"""Identifies one version of a file: (inode, size, modification time in nanoseconds)."""
+
+
+class Summary(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """What listing needs to know about one session without reading its file.
+
+    Kept newest first (``last_used``, then ``id``, descending) in scans and in the cache.
+    """
 
     id: str
     backend: str
@@ -47,27 +70,21 @@ class Summary(msgspec.Struct, frozen=True, array_like=True):
     resumable: bool
 
 
-class FileKey(msgspec.Struct, frozen=True, array_like=True):
-    """Identifies one version of a file: inode, size and modification time in nanoseconds."""
+class _Head(msgspec.Struct):
+    """The part of the cache file the fast path needs (decoding skips ``files``)."""
 
-    ino: int
-    size: int
-    mtime_ns: int
-
-    @classmethod
-    def of(cls, st: os.stat_result) -> FileKey:
-        return cls(st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-class _Entry(msgspec.Struct, frozen=True, array_like=True):
-    key: FileKey
-    summary: Summary | None
-    problem: str | None
-
-
-class _IndexFile(msgspec.Struct):
     version: int
-    entries: dict[str, _Entry]
+    dir_key: tuple[int, int]
+    """(inode, modification time in ns) of the directory when the scan began."""
+    quiet: bool
+    """Whether the directory had not changed for a while when the scan began."""
+    summaries: list[Summary]
+    problems: list[StoreProblem]
+
+
+class _Snapshot(_Head):
+    files: dict[str, FileKey] = {}
+    """File name -> key, for every session file (readable or not)."""
 
 
 class Scan(msgspec.Struct, frozen=True):
@@ -78,7 +95,8 @@ class Scan(msgspec.Struct, frozen=True):
 
 
 _session_decoder = msgspec.json.Decoder(Session)
-_index_decoder = msgspec.msgpack.Decoder(_IndexFile)
+_head_decoder = msgspec.msgpack.Decoder(_Head)
+_snapshot_decoder = msgspec.msgpack.Decoder(_Snapshot)
 _index_encoder = msgspec.msgpack.Encoder()
 
 
@@ -115,51 +133,69 @@ def summarize(session: Session) -> Summary:
     )
 
 
-def _read_entry(path: Path, key: FileKey) -> _Entry:
+def _read_summary(path: Path) -> Summary | str:
+    """The file's summary, or why it cannot be read (one line)."""
     try:
-        session = decode_session(path.read_bytes(), path.name)
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return _Entry(key, None, reason)
-    return _Entry(key, summarize(session), None)
+        return summarize(decode_session(path.read_bytes(), path.name))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    except ValueError as exc:
+        return str(exc)
 
 
 class SummaryCache:
-    """Summaries of one sessions directory, refreshed against the files on every :meth:`scan`."""
+    """Summaries of one sessions directory, checked against the files on every :meth:`scan`."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._entries: dict[str, _Entry] | None = None
-
-    def _load(self) -> dict[str, _Entry]:
-        if self._entries is not None:
-            return self._entries
-        try:
-            index = _index_decoder.decode((self.root / INDEX_NAME).read_bytes())
-        except (OSError, msgspec.DecodeError):
-            return {}
-        return index.entries if index.version == _INDEX_VERSION else {}
-
-    def _save(self, entries: dict[str, _Entry]) -> None:
-        tmp = self.root / f".index-{os.getpid()}.tmp"
-        try:
-            tmp.write_bytes(_index_encoder.encode(_IndexFile(_INDEX_VERSION, entries)))
-            os.replace(tmp, self.root / INDEX_NAME)
-        except OSError:  # only a cache: a read-only store still lists, just slower
-            tmp.unlink(missing_ok=True)
+        self._snapshot: _Snapshot | None = None
+        self._fresh: tuple[tuple[int, int], Scan] | None = None
 
     def scan(self) -> Scan:
-        """Stat every session file, re-read the changed ones, and return all summaries."""
-        old = self._load()
-        entries: dict[str, _Entry] = {}
-        problems: list[StoreProblem] = []
-        changed = False
+        """All summaries and problems, re-reading only what changed since the last scan."""
         try:
-            listing = os.scandir(self.root)
+            st = os.stat(self.root)
         except FileNotFoundError:
-            self._entries = {}
+            self._snapshot = self._fresh = None
             return Scan([], [])
-        with listing:
+        dir_key = (st.st_ino, st.st_mtime_ns)
+        if self._fresh is not None and self._fresh[0] == dir_key:
+            return self._fresh[1]
+        data = None
+        if self._snapshot is None:
+            data = self._read_cache()
+            head = _decode_head(data)
+            if head is not None and head.quiet and head.dir_key == dir_key:
+                return self._remember(dir_key, Scan(head.summaries, head.problems))
+        old = self._snapshot or _decode_snapshot(data)
+        quiet = st.st_mtime_ns < time.time_ns() - _QUIET_NS
+        new, reread = self._rescan(old, dir_key, quiet)
+        self._snapshot = new
+        if old is None or reread or (old.dir_key, old.quiet) != (dir_key, quiet):
+            self._save(new)
+        scan = Scan(new.summaries, new.problems)
+        if quiet:
+            self._remember(dir_key, scan)
+        else:
+            self._fresh = None
+        return scan
+
+    def _remember(self, dir_key: tuple[int, int], scan: Scan) -> Scan:
+        self._fresh = (dir_key, scan)
+        return scan
+
+    def _rescan(
+        self, old: _Snapshot | None, dir_key: tuple[int, int], quiet: bool
+    ) -> tuple[_Snapshot, bool]:
+        """A new snapshot, and whether any file had to be read (or vanished)."""
+        old_files = old.files if old is not None else {}
+        old_summaries = {s.id: s for s in old.summaries} if old is not None else {}
+        old_problems = {p.file: p.reason for p in old.problems} if old is not None else {}
+        files: dict[str, FileKey] = {}
+        reread = False
+        summaries: list[Summary] = []
+        problems: list[StoreProblem] = []
+        with os.scandir(self.root) as listing:
             for item in listing:
                 name = item.name
                 if name.startswith(".") or not name.endswith(".json") or name in _FOREIGN_OK:
@@ -168,23 +204,55 @@ class SummaryCache:
                     problems.append(StoreProblem(name, "not a session file name (<hex id>.json)"))
                     continue
                 try:
-                    key = FileKey.of(item.stat())
+                    st = item.stat()
                 except OSError:
                     continue  # deleted while we looked
-                entry = old.get(name)
-                if entry is None or entry.key != key:
-                    entry = _read_entry(Path(item.path), key)
-                    changed = True
-                entries[name] = entry
-        changed = changed or len(entries) != len(old)
-        self._entries = entries
-        if changed:
-            self._save(entries)
-        summaries = []
-        for name, entry in entries.items():
-            if entry.summary is not None:
-                summaries.append(entry.summary)
-            else:
-                problems.append(StoreProblem(name, entry.problem or "unreadable"))
+                key = (st.st_ino, st.st_size, st.st_mtime_ns)
+                found: Summary | str | None = None
+                if old_files.get(name) == key:
+                    found = old_summaries.get(name[:-5]) or old_problems.get(name)
+                if found is None:
+                    found = _read_summary(Path(item.path))
+                    reread = True
+                files[name] = key
+                if isinstance(found, str):
+                    problems.append(StoreProblem(name, found))
+                else:
+                    summaries.append(found)
         problems.sort(key=lambda p: p.file)
-        return Scan(summaries, problems)
+        summaries.sort(key=NEWEST_FIRST, reverse=True)
+        reread = reread or len(files) != len(old_files)
+        return _Snapshot(_INDEX_VERSION, dir_key, quiet, summaries, problems, files), reread
+
+    def _read_cache(self) -> bytes | None:
+        try:
+            return (self.root / INDEX_DIR / INDEX_NAME).read_bytes()
+        except OSError:
+            return None
+
+    def _save(self, snapshot: _Snapshot) -> None:
+        folder = self.root / INDEX_DIR
+        tmp = folder / f"{INDEX_NAME}.{os.getpid()}.tmp"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            tmp.write_bytes(_index_encoder.encode(snapshot))
+            os.replace(tmp, folder / INDEX_NAME)
+        except OSError:  # only a cache: a read-only store still lists, just slower
+            with suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+
+def _decode_head(data: bytes | None) -> _Head | None:
+    try:
+        head = _head_decoder.decode(data) if data else None
+    except msgspec.DecodeError:
+        return None
+    return head if head is not None and head.version == _INDEX_VERSION else None
+
+
+def _decode_snapshot(data: bytes | None) -> _Snapshot | None:
+    try:
+        snapshot = _snapshot_decoder.decode(data) if data else None
+    except msgspec.DecodeError:
+        return None
+    return snapshot if snapshot is not None and snapshot.version == _INDEX_VERSION else None

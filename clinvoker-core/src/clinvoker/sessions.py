@@ -70,7 +70,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Session(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Session(msgspec.Struct, kw_only=True):
     """One conversation. Field names and order follow the Go tool's session files.
 
     ``backend_session_id`` is the backend's own conversation id (``None`` until the first run
