@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,16 @@ def test_slow_mode_waits_before_answering(fake_api: FakeModelAPI) -> None:
 
     assert time.monotonic() - started >= 0.3
     assert "message_stop" in response.text
+
+
+def test_a_held_back_request_is_logged_on_arrival() -> None:
+    with FakeModelAPI() as api, ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(anthropic_raw, api, "slow30")
+        [arrived] = api.wait_for(lambda log: len(log) == 1, timeout=10)
+        assert (arrived.status, arrived.last_user_text) == (0, "hi")
+        api.stop()  # drops the held request instead of waiting 30 s
+        with pytest.raises(httpx.HTTPError):
+            pending.result(timeout=10)
 
 
 def test_tool_mode_calls_a_tool_then_answers_its_result(fake_api: FakeModelAPI) -> None:

@@ -54,13 +54,20 @@ class RequestLog:
         with self._cond:
             self.default_mode = mode
 
-    def record(self, entry: LoggedRequest) -> None:
-        """Append ``entry`` (numbering it) and wake up :meth:`wait_for`."""
+    def record(self, entry: LoggedRequest, status: int | None = None) -> None:
+        """Log ``entry`` on arrival (numbering it), or set its ``status`` once answered.
+
+        Model calls are logged as they arrive (``status`` 0 until answered), so a test can wait
+        for a request that the fake is still holding back (``slow`` mode).
+        """
         with self._cond:
-            entry.seq = len(self._entries) + 1
-            self._entries.append(entry)
+            if status is not None:
+                entry.status = status
+            if not entry.seq:
+                entry.seq = len(self._entries) + 1
+                self._entries.append(entry)
             self._cond.notify_all()
-        if self._log_file is not None:
+        if self._log_file is not None and entry.status:
             with self._log_file.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(entry.to_dict()) + "\n")
 
@@ -174,8 +181,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         path, query, mode, tag = self._split()
         entry = self._entry(path, query, mode or "ok", tag)
         entry.provider = entry.endpoint = "probe"
-        entry.status = 200
-        self.server.state.record(entry)
+        self.server.state.record(entry, 200)
         self._send(200, b"")
 
     def do_GET(self) -> None:
@@ -224,8 +230,7 @@ class FakeHandler(BaseHTTPRequestHandler):
     # -- answers ------------------------------------------------------------------------------
 
     def _answer(self, entry: LoggedRequest, status: int, body: Any, **headers: str) -> None:
-        entry.status = status
-        self.server.state.record(entry)
+        self.server.state.record(entry, status)
         self._send(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
 
     def _not_found(self, entry: LoggedRequest) -> None:
@@ -264,6 +269,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         entry.provider, entry.endpoint = wire.provider, endpoint
         summary = summarize(endpoint, body, model=model)
         self._fill(entry, summary)
+        state.record(entry)
         if not isinstance(body, dict):
             return self._answer(
                 entry, 400, wire.error_body(400, "fake model API: body is not a JSON object")
@@ -273,7 +279,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             return self._answer(entry, 400, wire.error_body(400, str(exc)))
         if mode.delay and state.stopping.wait(mode.delay):
-            return  # server stopping: drop the request
+            self.close_connection = True  # server stopping: drop the request
+            return
         if state.should_fail(mode, entry.tag):
             status = mode.error_status or 500
             extra = {"retry_after": "1"} if status in RETRY_AFTER_STATUSES else {}
@@ -286,8 +293,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             return self._answer(entry, 200, [wire.complete(reply, model_name, body)])
         if not summary.stream and endpoint != "streamGenerateContent":
             return self._complete(entry, mode, wire.complete(reply, model_name, body))
-        entry.status = 200
-        state.record(entry)
+        state.record(entry, 200)
         self._stream(mode, wire, wire.stream(reply, model_name, body))
 
     def _reply(self, wire: Wire, mode: Mode, summary: Summary) -> Reply:

@@ -13,7 +13,8 @@ prefix in the base URL (or server-wide with ``POST /__admin/mode``). Modes combi
                           429/503/529)
 ``<code>x<N>``            fail the first N model calls with ``<code>``, then answer ok
 ``malformed``             a 200 stream whose first event is not JSON
-``truncated``             the stream stops after 2 text deltas (no completion event)
+``truncated``             the stream stops after 2 text deltas (no completion event);
+                          a non-streaming call gets the whole answer
 ``empty``                 a 200 with an empty body
 ``slow<secs>``            wait that long (e.g. ``slow0.5``) before answering
 ========================  ==============================================================

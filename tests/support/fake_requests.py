@@ -93,7 +93,8 @@ class LoggedRequest:
     last_user_text: str = ""
     """The last user message's text, without injected ``<system-reminder>`` blocks."""
     status: int = 0
-    """Status code the fake answered with (200 also for streams it then broke on purpose)."""
+    """Status the fake answered with: 200 also for streams it broke on purpose, 0 while a model
+    call is still being held back (``slow`` mode)."""
     body: Any = None
     """The parsed JSON body (left out of ``GET /__admin/log`` unless ``?bodies=1``)."""
 
