@@ -1,0 +1,1 @@
+"""``clinvk`` as a real subprocess: prompts, sessions, parallel/chain/compare, signals."""
