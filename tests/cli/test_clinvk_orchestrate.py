@@ -116,7 +116,7 @@ def test_chain_stops_at_the_first_failing_step(
     env = cli_env("codex", mode="500")
     steps = [task("codex", "one"), task("codex", "two {{previous}}")]
     (tmp_path / "chain.json").write_text(json.dumps({"steps": steps}))
-    rc, out, err = clinvk(["chain", "-f", str(tmp_path / "chain.json"), "--json"], env)
+    rc, out, _err = clinvk(["chain", "-f", str(tmp_path / "chain.json"), "--json"], env)
     assert rc == 1
     summary = json.loads(out)
     assert summary["failed_step"] == 1
@@ -176,7 +176,7 @@ def test_ctrl_c_during_parallel_stops_every_cli_and_exits_130(
         assert len(_marked_pids(marker)) > 1, "the CLIs should be running now"
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
         assert time.monotonic() - started < 20
     finally:
         if proc.poll() is None:

@@ -108,7 +108,7 @@ def test_a_backend_error_is_on_stderr_and_the_exit_code_is_not_zero(
     cli_env: CliEnvFactory, clinvk: ClinvkRunner
 ) -> None:
     env = cli_env("claude", mode="401")
-    rc, out, err = clinvk(args("claude", "-o", "text", "say hi"), env)
+    rc, _out, err = clinvk(args("claude", "-o", "text", "say hi"), env)
     assert rc != 0
     assert err.startswith("Error [claude]: ")
     assert "Traceback" not in err
