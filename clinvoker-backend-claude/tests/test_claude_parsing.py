@@ -334,3 +334,29 @@ def test_claude_shaped_garbage_never_raises(objs: list[dict[str, Any]], exit_cod
         RunOutput(request=req, exit_code=exit_code, stdout=b"\n".join(lines))
     )
     assert captured == result
+
+
+def test_an_abandoned_stream_is_completed_by_its_refetch_without_repeats() -> None:
+    # 2.1.330: a stream that breaks off ends with message_stop + abandoned_blocks; the CLI then
+    # fetches the whole message again without streaming, under a new id
+    stop = line(
+        {
+            "type": "stream_event",
+            "event": {"type": "message_stop"},
+            "parent_tool_use_id": None,
+            "abandoned_blocks": {"api_message_id": "m1", "from_block_index": 1},
+        }
+    )
+    events, result = run(
+        [
+            message_start("m1"),
+            delta("Intro."),
+            assistant("m1", text_block("Intro.")),
+            delta(" Par"),
+            stop,
+            assistant("m2", text_block("Intro."), text_block(" Part two")),
+            result_line(result="Intro. Part two"),
+        ]
+    )
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Intro.", " Par", "t two"]
+    assert result.content == "Intro. Part two"

@@ -122,6 +122,86 @@ EXPECTED: dict[str, Expect] = {
     "claude-2.1.330__timing_text_0": ok_text(),
     "claude-2.1.330__timing_text_1": ok_text(),
     "claude-2.1.330__timing_text_2": ok_text(),
+    "claude-2.1.330__local_stdin_system_prompt_file_json": ok_json(
+        "58c1c4b9-1337-43b2-91c8-3ba8de1b5eae"
+    ),
+    # 2.1.330 marks the broken-off deltas "abandoned" and bills both attempts
+    "claude-2.1.330__local_truncated_partial_stream_json": Expect(
+        [
+            ("session", "bbb95d1c-a380-4dc3-8051-9840afd7d843"),
+            ("delta", "Hello"),
+            ("delta", " from"),
+            ("delta", " fake model"),
+            ("message", HELLO),
+            ("usage", 32, 8, 6, 4),
+        ],
+        HELLO,
+        "bbb95d1c-a380-4dc3-8051-9840afd7d843",
+        (32, 8, 6, 4),
+        0.0002328,
+    ),
+    "claude-2.1.330__local_tool_partial_stream_json": Expect(
+        [
+            ("session", "6d35ebbe-eae5-47c3-bb2e-d8b34be51871"),
+            ("delta", TOOL_TEXT),
+            ("message", TOOL_TEXT),
+            ("tool_use", "Bash", "echo tool-ran"),
+            ("tool_result", "Bash", False, "tool-ran"),
+            ("delta", "\n\n"),
+            ("delta", "Hello"),
+            ("delta", " from"),
+            ("delta", " fake"),
+            ("delta", " model"),
+            ("message", HELLO),
+            ("usage", *TWO_CALLS),
+        ],
+        f"{TOOL_TEXT}\n\n{HELLO}",
+        "6d35ebbe-eae5-47c3-bb2e-d8b34be51871",
+        TWO_CALLS,
+        COST_TWO,
+        details={"num_turns": 2},
+    ),
+    "claude-2.1.330__local_toolw_plan_stream_json": Expect(
+        [
+            ("session", "1a21190e-7dd9-4028-a462-8256bc9c4f16"),
+            ("delta", TOOL_TEXT),
+            ("message", TOOL_TEXT),
+            ("tool_use", "Bash", "touch tool-marker.txt"),
+            ("tool_result", "Bash", True, "touch in '$T/project/tool-marker.txt' needs approval."),
+            ("delta", "\n\n"),
+            ("delta", "Hello"),
+            ("delta", " from"),
+            ("delta", " fake"),
+            ("delta", " model"),
+            ("message", HELLO),
+            ("usage", *TWO_CALLS),
+        ],
+        f"{TOOL_TEXT}\n\n{HELLO}",
+        "1a21190e-7dd9-4028-a462-8256bc9c4f16",
+        TWO_CALLS,
+        COST_TWO,
+        details={"permission_denials": ("Bash(touch tool-marker.txt)",)},
+    ),
+    "claude-2.1.330__local_resume_unknown_id_stream_json": Expect(
+        [
+            ("session", "00000000-0000-4000-8000-000000000000"),
+            ("usage", 0, 0, 0, 0),
+            ("error", "session_not_found", True),
+        ],
+        "",
+        "00000000-0000-4000-8000-000000000000",
+        (0, 0, 0, 0),
+        0.0,
+        "No conversation found with session ID: 00000000-0000-4000-8000-000000000000",
+        "session_not_found",
+    ),
+    "claude-2.1.330__local_root_bypass_refused_stream_json": Expect(
+        [],
+        "",
+        None,
+        error="--dangerously-skip-permissions cannot be used with root/sudo privileges",
+        code="permission_denied",
+    ),
     # -- successful runs, json ------------------------------------------------------------------
     "claude__append_system_prompt_json": ok_json("fd0a8835-e889-41c4-b816-8bfdf21c20f7"),
     "claude__bare_json": ok_json("366e8198-e763-4202-9195-f1b4e04d5959"),
@@ -505,7 +585,7 @@ def summary(event: Event) -> tuple[Any, ...]:
     if isinstance(event, ToolUse):
         return ("tool_use", event.name, event.input.get("command"))
     if isinstance(event, ToolResult):
-        first_sentence = event.output.split(". For security")[0]
+        first_sentence = event.output.split(". ")[0]
         if first_sentence != event.output:
             first_sentence += "."
         return ("tool_result", event.name, event.is_error, first_sentence)

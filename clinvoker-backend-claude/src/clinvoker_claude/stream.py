@@ -189,7 +189,8 @@ def _stream_event(obj: dict[str, Any], st: StreamState) -> list[Event]:
             key = st.open_message if st.open_message is not None else ""
             record = st.messages.setdefault(key, _MessageText())
             return _emit_text(st, record, text)
-    elif kind == "message_stop":
+    elif kind == "message_stop" and not isinstance(obj.get("abandoned_blocks"), dict):
+        # 2.1.330 marks a broken-off stream "abandoned"; its refetch continues the message
         st.open_message = None
     return []
 
@@ -241,6 +242,7 @@ def _record_for(st: StreamState, message_id: object) -> _MessageText:
         orphan = st.open_message
         if orphan is not None and orphan != key and orphan in st.messages:
             record = st.messages.pop(orphan)
+            record.covered = 0  # the refetched message repeats every block from the start
             st.open_message = None
         else:
             record = _MessageText()
