@@ -24,10 +24,10 @@ from clinvoker.session_files import FileSessionStore
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from server_stub import stub_host  # noqa: E402
-
-from clinvoker_server.app import create_app  # noqa: E402
-from clinvoker_server.serve import bind_socket, serve as serve_app  # noqa: E402
+from clinvoker_server.app import create_app
+from clinvoker_server.serve import bind_socket
+from clinvoker_server.serve import serve as serve_app
+from server_stub import stub_host
 
 
 class Running:
@@ -41,7 +41,7 @@ class Running:
         self.pid_dir = pid_dir
         self.app = create_app(config, host=stub_host(), store=store, **app_kw)
         self.sock = bind_socket("127.0.0.1", 0)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()

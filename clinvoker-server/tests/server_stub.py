@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from clinvoker.backend import Backend
 from clinvoker.events import Error, Event, SessionStarted, TextDelta, UsageReport
@@ -27,7 +28,7 @@ class StubBackend(Backend):
     executable = sys.executable
     display_name = "Stub"
     models = MODES
-    model_aliases = {"fast": "echo"}
+    model_aliases: ClassVar[Mapping[str, str]] = {"fast": "echo"}
     capabilities = frozenset({"resume", "system_prompt", "stream"})
 
     def build_command(self, request: RunRequest) -> Command:
