@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterable
 import server_specs as specs
 from clinvoker.events import Done, Error, Event, Message, SessionStarted, TextDelta, UsageReport
 from clinvoker.result import Result, Usage
-
 from clinvoker_server.anthropic_messages import message_events
 from clinvoker_server.native_stream import native_frames
 from clinvoker_server.openai_chat import chat_chunks
@@ -138,7 +137,8 @@ def test_anthropic_events_have_event_lines_and_usage():
         assert event["type"] == name
         specs.anthropic(event, "RawMessageStreamEvent")
     start = json.loads(frames[0][1])["message"]
-    assert start["content"] == [] and start["usage"]["input_tokens"] >= 1
+    assert start["content"] == []
+    assert start["usage"]["input_tokens"] >= 1
     delta = json.loads(frames[5][1])
     assert delta["usage"] == {
         "input_tokens": 12,
