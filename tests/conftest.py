@@ -40,6 +40,15 @@ from support.fake_model_api import FakeModelAPI
 _find_cli_bin = functools.cache(find_cli_bin)
 
 
+def pytest_report_header() -> str:
+    """Say which real CLIs the run uses (or why ``realcli`` tests will be skipped)."""
+    try:
+        found = _find_cli_bin()
+    except FileNotFoundError as exc:
+        return f"real CLIs: {exc}"
+    return f"real CLIs: {found}" if found else f"real CLIs: not found ({install_hint()})"
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip ``realcli`` tests when the real CLIs are nowhere to be found."""
     if item.get_closest_marker("realcli") is not None and _find_cli_bin() is None:
