@@ -246,3 +246,17 @@ def test_an_untrusted_folder_is_a_clear_error() -> None:
     assert result.error_code == "permission_denied"
     assert result.error is not None
     assert result.error.startswith("Gemini CLI is not running in a trusted directory")
+
+
+def test_an_empty_prompt_is_explained() -> None:
+    request = RunRequest(prompt="", backend="gemini")
+    assert gemini.build_command(request).argv[-2:] == ("--prompt", "")
+    stderr = (
+        "Ripgrep is not available. Falling back to GrepTool.\n"
+        "No input provided via stdin. Input can be provided by piping data into gemini or using "
+        "the --prompt option.\n"
+    )
+    _, result = replay(exit_code=42, stderr=stderr)
+    assert result.error_code == "invalid_request"
+    assert result.error is not None
+    assert result.error.startswith("gemini was given an empty prompt")

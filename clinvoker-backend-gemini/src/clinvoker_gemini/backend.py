@@ -163,6 +163,8 @@ class GeminiBackend(Backend):
             # gemini reads stdin and appends the -p text after it; an empty -p keeps it headless.
             stdin = prompt.encode("utf-8", "surrogatepass")
             argv += ["--prompt", ""]
+        elif not prompt:
+            argv += ["--prompt", ""]  # gemini refuses to run without input (exit 42)
         else:
             argv.append(f"--prompt={prompt}")
         return Command(argv=tuple(argv), env=env, stdin=stdin, cwd=request.workdir, files=files)

@@ -194,6 +194,12 @@ def describe(
     :param exit_code: the process exit code, when known.
     """
     text = strip_ansi(message).strip()
+    if "no input provided" in text.lower():
+        return Failure(
+            "gemini was given an empty prompt. Pass a prompt: gemini cannot run, or continue "
+            "a session, without a new message",
+            "invalid_request",
+        )
     first, _, rest = text.partition("\n")
     wrapped = _API_ERROR.fullmatch(first)
     if wrapped:
