@@ -149,11 +149,7 @@ class FileSessionStore(SessionStore):
                 raise self._fail(f"lock session {session_id}", exc) from None
             try:
                 portalocker.lock(fh, portalocker.LOCK_EX)
-                # Whoever held it before may have removed the file: then our lock guards
-                # nothing and we start over with the file now at that path.
-                same = os.path.exists(path) and os.path.samestat(
-                    os.fstat(fh.fileno()), os.stat(path)
-                )
+                same = _still_at(fh, path)
             except BaseException:
                 fh.close()
                 raise
@@ -383,6 +379,15 @@ class FileSessionStore(SessionStore):
         if owner is None:
             return len(self._ids())
         return len(_filter(self._summaries(), owner=owner))
+
+
+def _still_at(fh: IO[bytes], path: Path) -> bool:
+    """Whether the locked file is still the one at ``path``. The previous holder removes the
+    file before releasing it; a lock on a removed file guards nothing, so we must start over."""
+    try:
+        return os.path.samestat(os.fstat(fh.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
 
 
 def _not_found(id_or_prefix: str) -> SessionNotFound:
