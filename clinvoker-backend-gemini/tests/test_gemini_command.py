@@ -76,6 +76,12 @@ def test_risky_prompts_go_through_stdin_with_an_empty_prompt_flag(prompt: str) -
     assert all(prompt not in a for a in cmd.argv)
 
 
+def test_a_lone_surrogate_cannot_break_exec() -> None:
+    cmd = build("broken \ud800 text", system_prompt="sys \udcff")
+    assert cmd.stdin == b"broken ? text"
+    assert cmd.files["system.md"] == b"sys ?"
+
+
 def test_a_prompt_at_the_size_limit_still_fits_argv() -> None:
     prompt = "é" * (ARGV_PROMPT_LIMIT // 2)
     cmd = build(prompt)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from typing import Any
 
 from clinvoker.request import ParseState, RunOutput, RunRequest
-from clinvoker_gemini.backend import GeminiBackend
+from clinvoker_gemini.backend import GeminiBackend, disallowed_tools_policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -101,3 +102,42 @@ def test_captured_output_never_raises(
     gemini.parse_output(
         RunOutput(request=request, exit_code=exit_code, stderr=stderr, stdout=stdout)
     )
+
+
+tool_names = st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=30)
+
+
+@settings(max_examples=200)
+@given(
+    names=st.lists(
+        tool_names.filter(lambda s: "(" not in s and s.strip() == s), min_size=1, max_size=5
+    )
+)
+def test_any_tool_name_makes_a_valid_deny_policy(names: list[str]) -> None:
+    policy = tomllib.loads(disallowed_tools_policy(tuple(names)).decode())
+    assert [r["toolName"] for r in policy["rule"]] == names
+    assert {r["decision"] for r in policy["rule"]} == {"deny"}
+
+
+@settings(max_examples=200)
+@given(
+    prompt=st.text(max_size=50),
+    system=st.none() | st.text(max_size=20),
+    mode=st.sampled_from(["replace", "append"]),
+    tools=st.lists(st.text(max_size=10), max_size=3),
+)
+def test_any_request_text_builds_a_command(
+    prompt: str, system: str | None, mode: str, tools: list[str]
+) -> None:
+    request = RunRequest(
+        prompt=prompt,
+        backend="gemini",
+        system_prompt=system,
+        system_prompt_mode=mode,  # type: ignore[arg-type]
+        disallowed_tools=tuple(tools),
+    )
+    cmd = gemini.build_command(request)
+    for arg in cmd.argv:
+        arg.encode("utf-8")  # every argv item can be passed to exec
+    if cmd.stdin is None:
+        assert cmd.argv[-1] in (f"--prompt={prompt}", "")

@@ -36,6 +36,11 @@ _POLICY_FILE = "clinvoker-disallowed-tools.toml"
 _SYSTEM_FILE = "system.md"
 
 
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8; lone surrogates (from lenient JSON) become ``?``."""
+    return text.encode("utf-8", "replace")
+
+
 def _toml_string(text: str) -> str:
     """``text`` as a TOML basic string."""
     escaped = json.dumps(text, ensure_ascii=False)
@@ -61,16 +66,17 @@ def disallowed_tools_policy(tools: tuple[str, ...]) -> bytes:
             lines.append(f"commandPrefix = {_toml_string(prefix)}")
         lines += ['decision = "deny"', "priority = 999"]
         rules.append("\n".join(lines) + "\n")
-    return "\n".join(rules).encode()
+    return _utf8("\n".join(rules))
 
 
 def _needs_stdin(prompt: str) -> bool:
     """Whether the prompt is unsafe or too big for an argv item."""
     return (
-        len(prompt.encode("utf-8", "surrogatepass")) > ARGV_PROMPT_LIMIT
+        len(_utf8(prompt)) > ARGV_PROMPT_LIMIT
         or prompt.startswith("-")
         or any(ch in prompt for ch in "\n\r\x00")
         or "{file:" in prompt
+        or any("\ud800" <= ch <= "\udfff" for ch in prompt)
     )
 
 
@@ -151,7 +157,7 @@ class GeminiBackend(Backend):
         prompt = request.prompt
         if request.system_prompt:
             if request.system_prompt_mode == "replace":
-                files[_SYSTEM_FILE] = request.system_prompt.encode()
+                files[_SYSTEM_FILE] = _utf8(request.system_prompt)
                 env["GEMINI_SYSTEM_MD"] = f"{{file:{_SYSTEM_FILE}}}"
             else:
                 prompt = f"{request.system_prompt}\n\n{prompt}"
@@ -161,7 +167,7 @@ class GeminiBackend(Backend):
         stdin: bytes | None = None
         if _needs_stdin(prompt):
             # gemini reads stdin and appends the -p text after it; an empty -p keeps it headless.
-            stdin = prompt.encode("utf-8", "surrogatepass")
+            stdin = _utf8(prompt)
             argv += ["--prompt", ""]
         elif not prompt:
             argv += ["--prompt", ""]  # gemini refuses to run without input (exit 42)
