@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
+import pytest
 from clinvoker.backend import Backend, fold_events
 from clinvoker.events import Error, Event, Message, SessionStarted, TextDelta, UsageReport
 from clinvoker.hookspecs import hookimpl
@@ -82,6 +83,10 @@ class FakeBackend(Backend):
         return []
 
     def parse_output(self, output: RunOutput) -> Result:
+        if output.request.output == "text" and output.stdout is not None:
+            return Result(
+                backend=self.name, content=output.stdout.decode(), exit_code=output.exit_code
+            )
         result = super().parse_output(output)
         state = output.state if isinstance(output.state, ParseState) else None
         init: dict[str, Any] = state.data.get("init", {}) if state else {}
@@ -143,3 +148,48 @@ def pid_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")
+
+
+class FakeWorld:
+    """An isolated clinvk home, ``fake-cli`` on ``PATH`` and the handles a test needs."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from clinvoker.sessions import open_store
+
+        self.root = tmp_path
+        self.home = tmp_path / "home"
+        self.workdir = tmp_path / "project"
+        self.workdir.mkdir()
+        self.log = tmp_path / "calls.jsonl"
+        self.exe = install_fake_cli(tmp_path / "bin")
+        monkeypatch.setenv("CLINVK_HOME", str(self.home))
+        monkeypatch.delenv("CLINVK_CONFIG", raising=False)
+        monkeypatch.setenv("FAKE_CLI_LOG", str(self.log))
+        monkeypatch.setenv("PATH", f"{self.exe.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        self.host = fake_host()
+        self.config = self.load_config()
+        self.store = open_store(self.config, self.host)
+
+    def load_config(self, yaml_text: str = "") -> Any:
+        """Write ``config.yaml`` (default backend ``fake``) and load it."""
+        from clinvoker.config import load_config
+
+        self.home.mkdir(parents=True, exist_ok=True)
+        path = self.home / "config.yaml"
+        path.write_text("default_backend: fake\n" + yaml_text, encoding="utf-8")
+        self.config = load_config(path)
+        return self.config
+
+    def kwargs(self, **extra: Any) -> dict[str, Any]:
+        """Options for ``clinvoker.api`` calls bound to this world."""
+        base: dict[str, Any] = {
+            "config": self.config,
+            "host": self.host,
+            "store": self.store,
+            "workdir": str(self.workdir),
+        }
+        base.update(extra)
+        return base
+
+    def calls(self) -> list[dict[str, Any]]:
+        return read_log(self.log)
