@@ -159,7 +159,7 @@ class ClaudeBackend(Backend):
         request = output.request
         state = output.state if isinstance(output.state, ParseState) else ParseState(request)
         events = list(output.events)
-        if output.stdout is not None and not events:
+        if output.stdout is not None:  # not streamed: no line went through parse_stream yet
             for line in _stdout_lines(output.stdout):
                 events.extend(parse_line(line, state))
         st = stream_state(state)
