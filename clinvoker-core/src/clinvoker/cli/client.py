@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ class PromptRequest:
     system_prompt_mode: str | None = None
     timeout: float | None = None
     add_dirs: tuple[str, ...] = ()
-    verbose: bool = False
 
     def library_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``clinvoker.api.start`` / ``prepare`` (unset ones left out)."""
@@ -63,8 +62,6 @@ class PromptRequest:
         }
         if self.add_dirs:
             kwargs["add_dirs"] = self.add_dirs
-        if self.verbose:
-            kwargs["verbose"] = True
         return kwargs
 
 
@@ -186,8 +183,5 @@ class LocalClient:
 
 
 def absolute_workdir(workdir: str | None) -> str:
-    """The working directory a run uses, absolute (``-w`` or the current directory)."""
-    return os.path.abspath(workdir or os.getcwd())
-
-
-ProgressCallback = Callable[..., None]
+    """The working directory a run uses, absolute with symlinks resolved, as sessions store it."""
+    return str(Path(workdir or os.getcwd()).expanduser().resolve())

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from clinvoker.cli.client import PromptRequest, absolute_workdir
-from clinvoker.cli.exitcodes import BACKEND_FAILED, INTERRUPTED, OK, TIMEOUT
+from clinvoker.cli.exitcodes import BACKEND_FAILED, INTERRUPTED, NOT_INSTALLED, OK, TIMEOUT
 from clinvoker.cli.options import split_list
 from clinvoker.cli.state import CliState, get_state
 from clinvoker.cli.tables import time_ago
 
 if TYPE_CHECKING:
     from clinvoker.api import RunHandle
+    from clinvoker.cli.render import Renderer
     from clinvoker.result import Result
     from clinvoker.sessions import Session
 
@@ -102,7 +103,6 @@ def build_request(state: CliState, prompt: str, options: dict[str, Any]) -> Prom
         system_prompt_mode=mode,
         timeout=options.get("timeout"),
         add_dirs=tuple(options.get("add_dirs") or ()),
-        verbose=flags.verbose,
     )
 
 
@@ -171,17 +171,19 @@ def execute(
     return result_exit_code(result)
 
 
-async def _drive(handle: RunHandle, renderer: Any, *, native: bool) -> Result:
+async def _drive(handle: RunHandle, renderer: Renderer, *, native: bool) -> Result:
+    """Feed the run's events (and raw lines with ``--native``) to the renderer."""
     from clinvoker.events import Done
 
     if native:
         handle.on_native_line = renderer.native_line
     result: Result | None = None
-    async for event in handle:
-        renderer.event(event)
-        if isinstance(event, Done):
-            result = event.result
-    if result is None:  # the library guarantees a Done; be safe anyway
+    async with handle:
+        async for event in handle:
+            renderer.event(event)
+            if isinstance(event, Done):
+                result = event.result
+    if result is None:  # the library always ends with Done; this is a safety net
         result = await handle.result()
     renderer.finish(result)
     return result
@@ -197,6 +199,8 @@ def result_exit_code(result: Result) -> int:
         return TIMEOUT
     if result.error_code == "cancelled":
         return INTERRUPTED
+    if result.error_code == "backend_unavailable":
+        return NOT_INSTALLED
     if result.exit_code != 0:
         return result.exit_code if 0 < result.exit_code < 256 else BACKEND_FAILED
     if result.error:

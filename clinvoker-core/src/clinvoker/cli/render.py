@@ -153,21 +153,13 @@ class StreamJsonRenderer(_Base):
     """One normalized event per line, in the versioned envelope."""
 
     def event(self, event: Event) -> None:
+        body: dict[str, Any] = msgspec.to_builtins(event)
+        line: dict[str, Any] = {"v": STREAM_VERSION, "type": body.pop("type"), "seq": event.seq}
+        body.pop("seq", None)
         if isinstance(event, Done):
-            line = json.dumps(
-                {
-                    "v": STREAM_VERSION,
-                    "type": "done",
-                    "seq": event.seq,
-                    "result": result_object(event.result),
-                },
-                ensure_ascii=False,
-                separators=(",", ":"),
-            )
-            self.out.write(line + "\n")
-        else:
-            body = _encoder.encode(event).decode()
-            self.out.write(f'{{"v":{STREAM_VERSION},{body[1:]}\n')
+            body["result"] = result_object(event.result)
+        line.update(body)
+        self.out.write(_encoder.encode(line).decode() + "\n")
         self.out.flush()
 
     def finish(self, result: Result) -> None:
