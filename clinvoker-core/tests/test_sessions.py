@@ -225,7 +225,10 @@ def test_list_is_newest_first_with_filters_and_pages(store: FileSessionStore) ->
     old = add(store, backend="codex", age_hours=72, status="completed", workdir="/src/api")
     mid = add(store, backend="claude", age_hours=5, status="error", tags=["nightly"])
     new = add(store, backend="claude", age_hours=1, status="completed", model="opus")
-    ids = lambda sessions: [s.id for s in sessions]  # noqa: E731
+
+    def ids(sessions: list[Session]) -> list[str]:
+        return [s.id for s in sessions]
+
     sessions, total = store.list()
     assert (ids(sessions), total) == ([new.id, mid.id, old.id], 3)
     assert store.list(limit=1, offset=1) == ([mid], 3)
