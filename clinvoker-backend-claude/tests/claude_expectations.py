@@ -347,7 +347,7 @@ EXPECTED: dict[str, Expect] = {
                 "tool_result",
                 "Bash",
                 True,
-                "touch in '$CLIS/homes/claude/work/tool-marker.txt' was blocked.",
+                "touch in '$CLIS/homes/claude/project/tool-marker.txt' was blocked.",
             ),
             ("delta", HELLO),
             ("message", HELLO),
