@@ -36,7 +36,9 @@ def test_resume_by_prefix_continues_the_conversation(
     assert second["session_id"] == first["session_id"]
     last = fake_api.model_calls()[-1]
     assert last.last_user_text == "two"
-    assert "one" in last.texts, "the resumed request must carry the first turn"
+    history = last.texts[:-1]
+    assert any(text.endswith("one") for text in history), "the first prompt must be resent"
+    assert "Hello from fake model" in history, "the first answer must be resent"
     shown = json.loads(clinvk(["sessions", "show", prefix, "--json"], env).stdout)
     assert shown["turn_count"] == 2
 
