@@ -232,6 +232,24 @@ def test_streamed_and_captured_runs_give_the_same_result(case: str, backend: Gem
     assert stream(t, backend)[1] == captured(t, backend)
 
 
+STREAM_CASES = [c for c in sorted(CASES) if transcript(c).output == "stream"]
+
+
+@pytest.mark.parametrize("case", STREAM_CASES)
+def test_streamed_events_tell_the_story_as_it_happens(case: str, backend: GeminiBackend) -> None:
+    """A streaming client sees the same session, text, usage and failure as the final result."""
+    want = CASES[case]
+    events, _ = stream(transcript(case), backend)
+    started = [e for e in events if isinstance(e, SessionStarted)]
+    assert [s.session_id for s in started] == [want.session_id]
+    assert events[0] is started[0]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == want.content
+    usages = [e.usage for e in events if isinstance(e, UsageReport)]
+    assert [(u.input_tokens, u.output_tokens, u.cached_tokens) for u in usages] == [want.usage]
+    failures = [e.code for e in events if isinstance(e, Error) and e.fatal]
+    assert failures == ([want.failure[0]] if want.failure else [])
+
+
 def _kinds(events: list[Event]) -> list[str]:
     names = {
         SessionStarted: "session",
