@@ -35,6 +35,7 @@ from clinvoker.session_index import (
     Summary,
     SummaryCache,
     decode_session,
+    read_file,
     timestamp,
 )
 from clinvoker.sessions import (
@@ -106,7 +107,7 @@ class FileSessionStore(SessionStore):
     def _read(self, session_id: str) -> Session:
         path = self._path(session_id)
         try:
-            data = path.read_bytes()
+            data = read_file(str(path))
         except FileNotFoundError:
             raise _not_found(session_id) from None
         except OSError as exc:

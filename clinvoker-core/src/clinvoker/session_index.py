@@ -35,6 +35,7 @@ __all__ = [
     "Summary",
     "SummaryCache",
     "decode_session",
+    "read_file",
     "summarize",
     "timestamp",
 ]
@@ -133,10 +134,22 @@ def summarize(session: Session) -> Summary:
     )
 
 
-def _read_summary(path: Path) -> Summary | str:
+def read_file(path: str, size_hint: int = 0) -> bytes:
+    """A whole file, with as few system calls as possible (listing reads thousands)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        chunks = [os.read(fd, max(size_hint, 4096) + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 16))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _read_summary(path: str, name: str, size_hint: int) -> Summary | str:
     """The file's summary, or why it cannot be read (one line)."""
     try:
-        return summarize(decode_session(path.read_bytes(), path.name))
+        return summarize(decode_session(read_file(path, size_hint), name))
     except OSError as exc:
         return exc.strerror or str(exc)
     except ValueError as exc:
@@ -212,7 +225,7 @@ class SummaryCache:
                 if old_files.get(name) == key:
                     found = old_summaries.get(name[:-5]) or old_problems.get(name)
                 if found is None:
-                    found = _read_summary(Path(item.path))
+                    found = _read_summary(item.path, name, st.st_size)
                     reread = True
                 files[name] = key
                 if isinstance(found, str):
