@@ -181,7 +181,14 @@ def types(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not part of the pass/fail run): prints a markdown table of ratios."""
+    """Benchmarks (not part of the pass/fail run): prints a markdown table of ratios.
+
+    Writes the table to benchmarks/RESULTS.md. ``nox -s bench -- --only startup,sessions``
+    picks suites; ``-- --quick`` is a smoke run (see ``python -m benchmarks --help``).
+    """
     _sync(session, "--all-packages", "--group", "test", "--group", "bench")
     env = {"CLINVK_TEST_CLIS_BIN": ensure_clis(session)}
-    session.run("python", "-m", "benchmarks", *session.posargs, env=env)
+    python = str(Path(session.virtualenv.bin) / "python")
+    session.run(
+        *_isolated([python, "-m", "benchmarks", *session.posargs]), env=env, external=True
+    )
