@@ -153,7 +153,6 @@ def _result(obj: dict[str, Any], data: dict[str, Any]) -> list[Event]:
         else:
             failure = describe("gemini reported an error without a message")
         events.append(Error(message=failure.message, code=failure.code, fatal=True))
-        data["fatal"] = failure
     else:
         events += [Error(message=m, code="warning", fatal=False) for m in pending]
     return events
@@ -247,5 +246,4 @@ def json_events(document: bytes, state: ParseState) -> list[Event] | None:
             status=err.get("code"),
         )
         events.append(Error(message=failure.message, code=failure.code, fatal=True))
-        data["fatal"] = failure
     return events
