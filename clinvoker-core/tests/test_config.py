@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -502,3 +503,26 @@ def test_loading_without_a_file_does_not_import_yaml(home: Path) -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_settled_config_file_is_read_without_the_yaml_parser(home: Path) -> None:
+    file = write(home / "config.yaml", "server: {port: 9100}\n")
+    an_hour_ago = time.time() - 3600
+    os.utime(file, (an_hour_ago, an_hour_ago))
+    code = (
+        "import sys, clinvoker.config as c; "
+        "print(c.load_config().server.port, 'yaml' in sys.modules)"
+    )
+    env = {**os.environ, "CLINVK_HOME": str(home)}
+    env.pop("CLINVK_CONFIG", None)
+
+    def load() -> str:
+        run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    assert load() == "9100 True"
+    assert load() == "9100 False"  # parsed once, then served from the cache
+    assert stat.S_IMODE((home / "cache" / "config.msgpack").stat().st_mode) == 0o600
+    file.write_text("server: {port: 9200}\n")  # an edit is seen at once
+    assert load() == "9200 True"

@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from clinvoker.config_cache import load_cached
 from clinvoker.config_keys import coerce_text, normalize, resolve_key, show_value
 from clinvoker.config_rules import check_rules
 from clinvoker.config_schema import (
@@ -42,7 +43,7 @@ from clinvoker.config_schema import (
     UnifiedFlags,
 )
 from clinvoker.errors import ConfigError
-from clinvoker.paths import config_path
+from clinvoker.paths import clinvk_home, config_path
 
 __all__ = [
     "ApiKeyPolicy",
@@ -92,7 +93,8 @@ def load_config(
     origins: dict[str, str] = {}
     tree: dict[str, Any] = {}
     if file is not None:
-        tree = normalize(read_yaml(file), Config, [], str(file))
+        cache = clinvk_home(env) / "cache" / "config.msgpack"
+        tree = normalize(load_cached(file, cache, read_yaml), Config, [], str(file))
     for segments, text, var in _env_settings(env):
         key, tp = resolve_key(segments, var)
         value = normalize(coerce_text(text, tp, f"{var}: {'.'.join(key)}"), tp, key, var)
