@@ -260,3 +260,18 @@ def test_an_empty_prompt_is_explained() -> None:
     assert result.error_code == "invalid_request"
     assert result.error is not None
     assert result.error.startswith("gemini was given an empty prompt")
+
+
+def test_the_result_names_the_model_an_alias_resolved_to() -> None:
+    stats = {**STATS, "models": {"gemini-3.1-pro-preview": STATS}}
+    _, result = replay(
+        {**INIT, "model": "pro"},
+        delta("hi"),
+        {"type": "result", "status": "success", "stats": stats},
+    )
+    assert result.model == "gemini-3.1-pro-preview"
+    routed = {**STATS, "models": {"gemini-3.5-flash-lite": STATS, "gemini-3.8-flash": STATS}}
+    _, result = replay(
+        {**INIT, "model": "auto"}, {"type": "result", "status": "success", "stats": routed}
+    )
+    assert result.model == "auto"  # router + answer: which one "answered" is not knowable

@@ -278,6 +278,7 @@ class GeminiBackend(Backend):
             )
         return msgspec.structs.replace(
             result,
+            model=state.data.get("answered_by") or result.model,
             permission_denials=tuple(state.data.get("denials", ())),
             stop_reason="max_turns" if result.error_code == "max_turns" else None,
         )

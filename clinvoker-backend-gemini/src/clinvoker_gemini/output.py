@@ -137,9 +137,13 @@ def _error_event(obj: dict[str, Any], data: dict[str, Any]) -> list[Event]:
 def _result(obj: dict[str, Any], data: dict[str, Any]) -> list[Event]:
     data["result_seen"] = True
     events = _flush_message(data)
-    usage = stream_usage(obj.get("stats"))
+    stats = obj.get("stats")
+    usage = stream_usage(stats)
     if usage is not None:
         events.append(UsageReport(usage=usage))
+    models = stats.get("models") if isinstance(stats, dict) else None
+    if isinstance(models, dict) and len(models) == 1:
+        data["answered_by"] = next(iter(models))  # the resolved model behind "pro", "flash"...
     pending: list[str] = data.pop("pending_errors", [])
     err = obj.get("error")
     stopped: str | None = data.pop("stopped", None)
