@@ -131,7 +131,7 @@ def test_fifty_streams_disconnected_at_random_points(serve, monkeypatch):
     rng = random.Random(7)
 
     async def one(client: httpx.AsyncClient, i: int) -> None:
-        stop_after = rng.randint(0, 15)
+        stop_after = rng.randint(2, 30)
         body = anthropic_body("stub/slow") if i % 2 else chat_body("stub/slow")
         path = MESSAGES if i % 2 else CHAT
         async with client.stream("POST", path, json=body) as r:
@@ -146,22 +146,24 @@ def test_fifty_streams_disconnected_at_random_points(serve, monkeypatch):
             await asyncio.gather(*(one(client, i) for i in range(50)))
 
     asyncio.run(main())
-    wait_until(lambda: len(server.pids()) == 50, timeout=15, what="all 50 stubs to have started")
-    wait_until(
-        lambda: not any(alive(p) for p in server.pids()), timeout=5, what="every stub to be gone"
-    )
     with server.client() as c:
+        wait_until(
+            lambda: c.get("/health").json()["active_runs"] == 0, timeout=5, what="no run in flight"
+        )
+        pids = server.pids()
+        assert len(pids) >= 25  # most clients disconnected after their CLI had started
+        wait_until(lambda: not any(alive(p) for p in pids), timeout=5, what="every stub gone")
         health = c.get("/health").json()
         after = c.post(CHAT, json=chat_body("stub", stream=False))
     assert health["status"] == "ok"
-    assert health["active_runs"] == 0
     assert after.status_code == 200
 
 
 def test_full_backend_queue_is_503_or_529(serve):
     server = serve(max_concurrent_per_backend=1, queue_size=0)
     with server.client() as c, c.stream("POST", CHAT, json=chat_body("stub/hang")) as busy:
-        for line in busy.iter_lines():
+        lines = busy.iter_lines()  # keep a reference: dropping the iterator closes the response
+        for line in lines:
             if "thinking" in line:
                 break
         openai_r = c.post(CHAT, json=chat_body("stub", stream=False))

@@ -61,9 +61,20 @@ __all__ = ["ROUTES", "create_app"]
 
 log = logging.getLogger("clinvoker_server")
 
+
+async def _metrics(request: Request) -> Response:
+    server: ServerState = request.app.state.server
+    if not server.telemetry.metrics_enabled:
+        raise RouteNotFound(
+            "metrics are disabled", hint="set server.metrics_enabled: true to expose /metrics"
+        )
+    body = await asyncio.to_thread(server.telemetry.render_metrics)
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 ROUTES: list[Route] = [
     Route("/health", health.health, methods=["GET"]),
-    Route("/metrics", lambda r: _metrics(r), methods=["GET"]),
+    Route("/metrics", _metrics, methods=["GET"]),
     Route("/openapi.json", openapi_json, methods=["GET"]),
     Route("/docs", docs_page, methods=["GET"]),
     # native
@@ -87,16 +98,6 @@ ROUTES: list[Route] = [
     Route("/anthropic/v1/models", routes_models.anthropic_models, methods=["GET"]),
     Route("/anthropic/v1/models/{model:path}", routes_models.anthropic_model, methods=["GET"]),
 ]
-
-
-async def _metrics(request: Request) -> Response:
-    server: ServerState = request.app.state.server
-    if not server.telemetry.metrics_enabled:
-        raise RouteNotFound(
-            "metrics are disabled", hint="set server.metrics_enabled: true to expose /metrics"
-        )
-    body = await asyncio.to_thread(server.telemetry.render_metrics)
-    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 async def _clinvoker_error(request: Request, exc: Exception) -> Response:

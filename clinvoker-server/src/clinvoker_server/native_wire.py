@@ -79,8 +79,8 @@ class ResumeRequest(_RunFields, kw_only=True):
 
 
 class TokenUsage(_Out, kw_only=True):
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int
+    output_tokens: int
     cached_tokens: int = 0
     reasoning_tokens: int = 0
 
@@ -89,8 +89,8 @@ class PromptResponse(_Out, kw_only=True):
     """A finished run (backend failures are in ``exit_code``/``error``, HTTP 200)."""
 
     backend: str
-    exit_code: int = 0
-    duration_ms: int = 0
+    exit_code: int
+    duration_ms: int
     session_id: str | None = None
     output: str | None = None
     error: str | None = None

@@ -101,7 +101,6 @@ class ChatCompletion(msgspec.Struct, kw_only=True):
     choices: list[ChatChoice]
     usage: CompletionUsage | None = None
     object: Literal["chat.completion"] = "chat.completion"
-    system_fingerprint: str | None = None
 
 
 class Delta(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -109,6 +109,7 @@ async def _dry_run(server: ServerState, spec: RunSpec, principal: Principal) -> 
     return PromptResponse(
         backend=spec.backend,
         exit_code=0,
+        duration_ms=0,
         session_id=getattr(session, "id", None),
         output=f"Would execute: {command.shell_line()}",
         model=spec.model,

@@ -1,8 +1,8 @@
-"""Backend runs as the server sees them: slots, spans, metrics, and shutdown drain.
+"""Backend runs as the server sees them: slots, metrics, and shutdown drain.
 
-Every handler starts a run through :meth:`Runs.start`, which takes a concurrency slot, opens a
-trace span (its context goes to the CLI as ``TRACEPARENT``), and calls :func:`clinvoker.api.start`
-— the server never spawns anything itself. The returned :class:`ActiveRun` yields the normalized
+Every handler starts a run through :meth:`Runs.start`, which takes a concurrency slot and calls
+:func:`clinvoker.api.start` — the server never spawns anything itself (the core opens the run's
+trace span, a child of the request span, and passes it to the CLI as ``TRACEPARENT``). The returned :class:`ActiveRun` yields the normalized
 events; whoever stops iterating early (a client gone, an error, shutdown) causes the run to be
 cancelled, which kills the CLI's whole process group.
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
 from clinvoker.errors import (
@@ -34,6 +34,7 @@ from clinvoker.result import Result
 from clinvoker_server.concurrency import Concurrency, Lease
 
 if TYPE_CHECKING:
+    from clinvoker.api import RunHandle
     from clinvoker.config import Config
     from clinvoker.plugins import PluginHost
     from clinvoker.sessions import SessionStore
@@ -66,14 +67,13 @@ class RunSpec(msgspec.Struct, kw_only=True):
 
 
 class ActiveRun:
-    """One run in flight: its handle, its slot and its span."""
+    """One run in flight: its handle and its slot."""
 
-    def __init__(self, runs: Runs, spec: RunSpec, handle: Any, lease: Lease, span: Any) -> None:
+    def __init__(self, runs: Runs, spec: RunSpec, handle: RunHandle, lease: Lease) -> None:
         self.runs = runs
         self.spec = spec
         self.handle = handle
         self.lease = lease
-        self.span = span
         self.started = time.perf_counter()
         self.result: Result | None = None
         self._closed = False
@@ -110,7 +110,7 @@ class ActiveRun:
         return self.result
 
     async def close(self) -> None:
-        """Cancel the run if it is still going; release its slot; end its span (idempotent)."""
+        """Cancel the run if it is still going; release its slot (idempotent)."""
         if self._closed:
             return
         self._closed = True
@@ -160,22 +160,22 @@ class Runs:
             key_limit=policy.max_concurrent if policy is not None else 0,
         )
         try:
-            with self.telemetry.run_span(spec.backend, spec.model) as (span, trace_env):
-                handle = self._start_handle(spec, principal, trace_env)
+            if spec.ephemeral:
+                handle = self._start_handle(spec, principal)
+            else:  # creating the session writes (and locks) a file: keep it off the loop
+                handle = await asyncio.to_thread(self._start_handle, spec, principal)
         except BaseException as exc:
             lease.release()
             if isinstance(exc, ClinvokerError):
                 self.telemetry.record_error(spec.backend, exc.code)
             raise
-        run = ActiveRun(self, spec, handle, lease, span)
+        run = ActiveRun(self, spec, handle, lease)
         self.active.add(run)
         self._idle.clear()
         self.telemetry.run_started(spec.backend)
         return run
 
-    def _start_handle(
-        self, spec: RunSpec, principal: Principal, trace_env: Mapping[str, str]
-    ) -> Any:
+    def _start_handle(self, spec: RunSpec, principal: Principal) -> RunHandle:
         from clinvoker import api
 
         return api.start(
@@ -194,7 +194,6 @@ class Runs:
             system_prompt_mode=spec.system_prompt_mode,
             timeout=self.timeout,
             extra_flags=spec.extra_flags,
-            env=dict(trace_env) or None,
             tags=spec.tags,
             metadata=spec.metadata,
             owner=principal.owner,
@@ -210,11 +209,6 @@ class Runs:
         result = run.result
         usage = result.usage if result is not None else None
         ok = result is not None and result.ok
-        span = run.span
-        span.set_attribute("clinvoker.ok", ok)
-        if result is not None and result.error_code:
-            span.set_attribute("clinvoker.error_code", result.error_code)
-        span.end()
         self.telemetry.run_finished(
             run.spec.backend,
             ok=ok,

@@ -1,9 +1,10 @@
 """OpenTelemetry: a span per request and per backend run, metrics exported at ``/metrics``.
 
 Tracing uses the global tracer provider when the application installed an SDK one (e.g. with an
-OTLP exporter), else a private SDK provider, so trace ids exist and propagate either way. An
-incoming W3C ``traceparent`` becomes the parent of the request span; each backend run gets a child
-span whose context is handed to the CLI as ``TRACEPARENT`` (and ``TRACESTATE``).
+OTLP exporter); otherwise the server installs a plain SDK provider as the global one, so trace
+ids exist and propagate either way. An incoming W3C ``traceparent`` becomes the parent of the
+request span; the core opens each backend run's span (``clinvoker.run <backend>``) as a child of
+it and hands its context to the CLI as ``TRACEPARENT`` (and ``TRACESTATE``).
 
 Metrics (only with ``server.metrics_enabled``) go through the OpenTelemetry SDK into a private
 Prometheus registry: requests, latency, active runs, runs, tokens and errors per backend. Labels
@@ -13,14 +14,13 @@ are route *templates* and backend names — never raw ids, paths, keys or prompt
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,11 +42,12 @@ class Telemetry:
         self, *, metrics_enabled: bool, span_processors: tuple[SpanProcessor, ...] = ()
     ) -> None:
         provider = trace.get_tracer_provider()
-        if span_processors or not isinstance(provider, TracerProvider):
-            own = TracerProvider()
+        if not isinstance(provider, TracerProvider):
+            trace.set_tracer_provider(TracerProvider())
+            provider = trace.get_tracer_provider()
+        if isinstance(provider, TracerProvider):
             for processor in span_processors:
-                own.add_span_processor(processor)
-            provider = own
+                provider.add_span_processor(processor)
         self.tracer = provider.get_tracer("clinvoker_server")
         self.metrics_enabled = metrics_enabled
         self.registry: Any = None
@@ -60,7 +61,9 @@ class Telemetry:
         from prometheus_client import CollectorRegistry
 
         self.registry = CollectorRegistry(auto_describe=True)
-        reader = PrometheusMetricReader(disable_target_info=True, registry=self.registry)
+        reader = PrometheusMetricReader(
+            disable_target_info=True, scope_info_enabled=False, registry=self.registry
+        )
         views = [
             View(
                 instrument_name="clinvk_request_duration",
@@ -134,24 +137,6 @@ class Telemetry:
 
         data: bytes = generate_latest(self.registry)
         return data
-
-    # -- tracing -------------------------------------------------------------------------------
-
-    @contextmanager
-    def run_span(self, backend: str, model: str | None) -> Iterator[tuple[Span, dict[str, str]]]:
-        """A span for one backend run and the env that carries its context to the CLI."""
-        attributes = {"clinvoker.backend": backend}
-        if model:
-            attributes["clinvoker.model"] = model
-        with self.tracer.start_as_current_span(
-            f"run {backend}", kind=SpanKind.INTERNAL, attributes=attributes, end_on_exit=False
-        ) as span:
-            carrier: dict[str, str] = {}
-            _PROPAGATOR.inject(carrier)
-            env = {"TRACEPARENT": carrier["traceparent"]} if "traceparent" in carrier else {}
-            if carrier.get("tracestate"):
-                env["TRACESTATE"] = carrier["tracestate"]
-            yield span, env
 
     def shutdown(self) -> None:
         if self.metrics_enabled:
