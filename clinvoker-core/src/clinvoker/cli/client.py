@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from clinvoker.api import RunHandle
     from clinvoker.config import Config
+    from clinvoker.orchestrate import (
+        ChainReport,
+        ChainSpec,
+        CompareReport,
+        ParallelReport,
+        ParallelSpec,
+    )
     from clinvoker.sessions import Session, SessionStore
 
 __all__ = ["Client", "LocalClient", "PromptRequest"]
@@ -99,6 +106,18 @@ class Client(Protocol):
 
     def prune_sessions(self, *, older_than_days: int | None, keep: int | None) -> int: ...
 
+    def backend_names(self) -> list[str]: ...
+
+    def is_installed(self, backend: str) -> bool: ...
+
+    async def run_parallel(self, spec: ParallelSpec, **options: Any) -> ParallelReport: ...
+
+    async def run_chain(self, spec: ChainSpec, **options: Any) -> ChainReport: ...
+
+    async def run_compare(
+        self, prompt: str, backends: list[str], **options: Any
+    ) -> CompareReport: ...
+
 
 class LocalClient:
     """Runs everything in this process through the library."""
@@ -180,6 +199,41 @@ class LocalClient:
 
     def prune_sessions(self, *, older_than_days: int | None, keep: int | None) -> int:
         return self.store.prune(older_than_days=older_than_days, keep=keep)
+
+    # -- backends ------------------------------------------------------------------------------
+
+    def backend_names(self) -> list[str]:
+        """Every registered backend, in name order."""
+        from clinvoker.plugins import get_host
+
+        return list(get_host().backends)
+
+    def is_installed(self, backend: str) -> bool:
+        """Whether ``backend`` is known and its CLI can be found.
+
+        :raises UnknownBackend: no backend of that name (the message lists the installed ones).
+        """
+        from clinvoker.availability import find_executable
+        from clinvoker.plugins import get_host
+
+        return find_executable(get_host().backend(backend), self.config) is not None
+
+    # -- many runs -----------------------------------------------------------------------------
+
+    async def run_parallel(self, spec: ParallelSpec, **options: Any) -> ParallelReport:
+        from clinvoker.orchestrate import run_parallel
+
+        return await run_parallel(spec, config=self.config, **options)
+
+    async def run_chain(self, spec: ChainSpec, **options: Any) -> ChainReport:
+        from clinvoker.orchestrate import run_chain
+
+        return await run_chain(spec, config=self.config, **options)
+
+    async def run_compare(self, prompt: str, backends: list[str], **options: Any) -> CompareReport:
+        from clinvoker.orchestrate import run_compare
+
+        return await run_compare(prompt, backends, config=self.config, **options)
 
 
 def absolute_workdir(workdir: str | None) -> str:

@@ -2,6 +2,8 @@
 
 One line per task: spinner, label, status, elapsed time. It is redrawn in place by a small
 thread, and only when stderr is a terminal; piped or redirected output never sees it (no ANSI).
+Output printed while it runs goes through :meth:`Progress.emit`, which writes it above the
+progress lines so the two never garble each other on a terminal.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import IO
 __all__ = ["Progress", "make_progress"]
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-_MARKS = {"done": "✓", "failed": "✗", "cancelled": "–", "skipped": "–", "pending": "·"}
+_MARKS = {"completed": "✓", "failed": "✗", "cancelled": "–", "skipped": "–", "pending": "·"}
 _INTERVAL_S = 0.1
 _MAX_ROWS = 20
 
@@ -68,7 +70,7 @@ class Progress:
         self._draw()
 
     def update(self, index: int, status: str) -> None:
-        """Set task ``index``'s status: ``running``, ``done``, ``failed``, ``cancelled``, ``skipped``."""
+        """Set task ``index``'s status: ``running``, ``completed``, ``failed``, ``cancelled``, ``skipped``."""
         if not 0 <= index < len(self._rows):
             return
         now = time.monotonic()
@@ -79,6 +81,19 @@ class Progress:
             elif status != "running" and row.started is not None and row.ended is None:
                 row.ended = now
             row.status = status
+
+    def emit(self, stream: IO[str], text: str) -> None:
+        """Write ``text`` to ``stream`` above the progress lines (which are redrawn after)."""
+        with self._lock:
+            if self._stream is not None and self._drawn:
+                try:
+                    self._stream.write(f"\x1b[{self._drawn}F\x1b[J")
+                    self._stream.flush()
+                except (OSError, ValueError):
+                    self._stream = None
+                self._drawn = 0
+            stream.write(text)
+            stream.flush()
 
     def _loop(self) -> None:
         while not self._stop.wait(_INTERVAL_S):
