@@ -49,6 +49,7 @@ def serve_command(
     ready_file: str | None,
 ) -> None:
     """Serve the native, OpenAI- and Anthropic-compatible HTTP APIs."""
+    from clinvoker.cli.options import global_flags
     from clinvoker.config import load_config
     from clinvoker.errors import ClinvokerError
 
@@ -62,7 +63,7 @@ def serve_command(
         "server.log_format": log_format,
     }
     try:
-        config = load_config(config_path, overrides=overrides)
+        config = load_config(config_path or global_flags().config, overrides=overrides)
         code = run_server(config, ready_file=ready_file)
     except ClinvokerError as exc:
         click.echo(f"Error: {exc}", err=True)
