@@ -318,6 +318,23 @@ def test_prune_spares_a_session_used_again_since_it_looked(store: FileSessionSto
     assert store.count() == 1
 
 
+def test_prune_sweeps_what_crashed_writers_left_behind(store: FileSessionStore) -> None:
+    session = add(store)
+    crashed_write = store.root / ".tmp-abc123.json"
+    crashed_lock = store.root / f".{session.id}.lock"
+    in_progress = store.root / ".tmp-def456.json"
+    for path in (crashed_write, crashed_lock, in_progress):
+        path.write_text("{")
+    an_hour_ago = time.time() - 7200
+    for path in (crashed_write, crashed_lock):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    assert store.prune(older_than_days=30) == 0
+    assert not crashed_write.exists()
+    assert not crashed_lock.exists()
+    assert in_progress.exists()  # may belong to a writer still running
+    assert store.get(session.id) == session
+
+
 # -- damaged and foreign files -----------------------------------------------------------------
 
 

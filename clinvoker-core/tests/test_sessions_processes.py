@@ -98,6 +98,25 @@ def test_a_held_session_does_not_block_other_sessions(tmp_path: Path) -> None:
     assert store.get(busy.id).title == "slow edit"
 
 
+def test_threads_of_one_process_exclude_each_other_too(tmp_path: Path) -> None:
+    store = FileSessionStore(tmp_path / "sessions")
+    session = store.create(backend="claude")
+
+    def bump(s: Session) -> None:
+        s.turn_count += 1
+
+    def work() -> None:
+        for _ in range(50):
+            store.update(session.id, bump)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.get(session.id).turn_count == 200
+
+
 # -- when the disk refuses writes --------------------------------------------------------------
 
 GROW = textwrap.dedent(

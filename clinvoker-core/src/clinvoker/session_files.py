@@ -3,9 +3,9 @@
 * ``<id>.json`` — one session, 2-space indented, mode 0600 (directory 0700). Every write goes to a
   temporary file in the same directory, is fsync'ed, then renamed over the old file, so a reader
   (or a crash, or a full disk) never sees a half-written session.
-* ``.<id>.lock`` — held (portalocker) while a session is read-modified-written, so updates from
-  any number of processes never lose each other's changes; one lock per session, so unrelated
-  sessions never wait for each other. Removed when released.
+* ``.<id>.lock`` — held while a session is read-modified-written, so updates from any number of
+  processes never lose each other's changes; one lock per session, so unrelated sessions never
+  wait for each other (:mod:`clinvoker.session_locks`). Removed when released.
 * ``.cache/`` — summaries for fast listing (:mod:`clinvoker.session_index`).
 * ``<id>/`` — optional artifacts of a session, removed with it.
 
@@ -21,13 +21,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import msgspec
-import portalocker
 
 from clinvoker.errors import AmbiguousSession, SessionError, SessionNotFound, ValidationError
 from clinvoker.session_index import (
@@ -38,6 +37,7 @@ from clinvoker.session_index import (
     read_file,
     timestamp,
 )
+from clinvoker.session_locks import hold, remove_if_unheld
 from clinvoker.sessions import (
     Session,
     SessionStore,
@@ -51,6 +51,7 @@ __all__ = ["FileSessionStore"]
 
 _encoder = msgspec.json.Encoder()
 _HEX = frozenset("0123456789abcdef")
+_LEFTOVER_AGE_S = 3600
 _WHAT_TO_DO = {
     errno.ENOSPC: ("the disk is full", "Free some space (e.g. `clinvk sessions clean`) and retry."),
     errno.EDQUOT: ("the disk quota is exceeded", "Free some space and retry."),
@@ -140,29 +141,14 @@ class FileSessionStore(SessionStore):
 
     @contextmanager
     def _locked(self, session_id: str) -> Iterator[None]:
-        """Hold the session's lock file; it is removed (while still held) on release."""
+        """Hold the session's lock (see :func:`clinvoker.session_locks.hold`)."""
         self._ensure_root()
-        path = self.root / f".{session_id}.lock"
-        while True:
+        with ExitStack() as stack:
             try:
-                fh: IO[bytes] = open(path, "a+b")  # noqa: SIM115 - closed below
+                stack.enter_context(hold(self.root / f".{session_id}.lock"))
             except OSError as exc:
                 raise self._fail(f"lock session {session_id}", exc) from None
-            try:
-                portalocker.lock(fh, portalocker.LOCK_EX)
-                same = _still_at(fh, path)
-            except BaseException:
-                fh.close()
-                raise
-            if same:
-                break
-            fh.close()
-        try:
             yield
-        finally:
-            with suppress(OSError):  # e.g. Windows, where an open file cannot be removed
-                path.unlink()
-            fh.close()
 
     def _ids(self, prefix: str = "") -> builtins.list[str]:
         try:
@@ -366,7 +352,26 @@ class FileSessionStore(SessionStore):
                 if session_id not in beyond_keep and not self._still_old(session_id, cutoff):
                     continue
                 deleted += self._remove(session_id)
+        self._sweep()
         return deleted
+
+    def _sweep(self) -> None:
+        """Remove what crashed processes left behind: old temporary files, unheld lock files."""
+        cutoff = time.time() - _LEFTOVER_AGE_S
+        try:
+            entries = [e for e in os.scandir(self.root) if e.name.startswith(".")]
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            try:
+                if entry.stat().st_mtime >= cutoff:
+                    continue
+                if entry.name.startswith(".tmp-"):
+                    os.unlink(entry.path)
+                elif entry.name.endswith(".lock"):
+                    remove_if_unheld(Path(entry.path))
+            except OSError:
+                continue
 
     def _still_old(self, session_id: str, cutoff: float | None) -> bool:
         """Whether a session is still unused since ``cutoff`` (it may have been used meanwhile)."""
@@ -380,15 +385,6 @@ class FileSessionStore(SessionStore):
         if owner is None:
             return len(self._ids())
         return len(_filter(self._summaries(), owner=owner))
-
-
-def _still_at(fh: IO[bytes], path: Path) -> bool:
-    """Whether the locked file is still the one at ``path``. The previous holder removes the
-    file before releasing it; a lock on a removed file guards nothing, so we must start over."""
-    try:
-        return os.path.samestat(os.fstat(fh.fileno()), os.stat(path))
-    except FileNotFoundError:
-        return False
 
 
 def _not_found(id_or_prefix: str) -> SessionNotFound:
