@@ -1,21 +1,198 @@
-"""Native ``/api/v1/parallel``, ``/api/v1/chain`` and ``/api/v1/compare`` over :mod:`clinvoker.orchestrate`."""
+"""``POST /api/v1/parallel``, ``/api/v1/chain`` and ``/api/v1/compare`` over :mod:`clinvoker.orchestrate`.
+
+Every task and step is checked before anything runs — known backend (404), the key's backend
+policy (403), workdir policy (422/403), extra-flag allowlist (422) — so a bad item fails the
+request instead of hiding in the results. Runs are ephemeral; at most
+``server.max_concurrent_per_backend`` tasks of one request run at once; a client that disconnects
+stops every run; shutdown waits for (then cancels) orchestrations like single runs.
+
+Responses are the core's JSON reports (the CLI's ``--json`` shapes) plus the Go API's
+millisecond fields: ``total_duration_ms`` and, per result, ``duration_ms`` and ``token_usage``.
+"""
 
 from __future__ import annotations
 
-from clinvoker.errors import BackendUnavailable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from clinvoker.errors import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from clinvoker_server.errors import Family, invalid_field
+from clinvoker_server.flags import check_extra_flags
+from clinvoker_server.jsonio import json_response, prepare_decoders, read_json
+from clinvoker_server.native_wire import ChainRequest, CompareRequest, ParallelRequest
+from clinvoker_server.state import ServerState, principal_of, server_of, until_disconnect
+
+if TYPE_CHECKING:
+    from clinvoker.orchestrate import Outcome
+
+    from clinvoker_server.auth import Principal
+
 __all__ = ["chain", "compare", "parallel"]
+
+prepare_decoders(ParallelRequest, ChainRequest, CompareRequest)
+
+
+def _check_item(
+    server: ServerState,
+    principal: Principal,
+    backend: str,
+    workdir: str,
+    extra: Sequence[str],
+    param: str,
+    *,
+    known: bool = True,
+) -> str | None:
+    """Check one task/step; return its resolved workdir."""
+    if known:
+        server.host.backend(backend)
+    principal.check_backend(backend)
+    check_extra_flags(backend, extra, f"{param}.extra")
+    roots = principal.policy.workdir_roots if principal.policy is not None else ()
+    return server.workdirs.check(workdir or None, roots=roots, param=f"{param}.workdir")
+
+
+def _report(report: Any) -> dict[str, Any]:
+    body: dict[str, Any] = report.to_dict()
+    body["total_duration_ms"] = int(report.total_duration_s * 1000)
+    outcomes: list[Outcome] = report.results
+    for item, outcome in zip(body["results"], outcomes, strict=True):
+        item["duration_ms"] = int(outcome.duration_s * 1000)
+        if outcome.usage is not None:
+            item["token_usage"] = {
+                "input_tokens": outcome.usage.input_tokens,
+                "output_tokens": outcome.usage.output_tokens,
+                "cached_tokens": outcome.usage.cached_tokens,
+                "reasoning_tokens": outcome.usage.reasoning_tokens,
+            }
+    return body
+
+
+def _common(server: ServerState) -> dict[str, Any]:
+    timeout = float(server.config.server.request_timeout_secs) or None
+    return {
+        "run_timeout": timeout,
+        "config": server.config,
+        "host": server.host,
+        "store": server.store(),
+    }
 
 
 async def parallel(request: Request) -> Response:
-    raise BackendUnavailable("parallel runs are not available yet")
+    """``POST /api/v1/parallel``."""
+    from clinvoker.orchestrate import ParallelSpec, Task, run_parallel
+
+    server, principal = server_of(request), principal_of(request)
+    principal.check_write(request.method)
+    body = await read_json(request, ParallelRequest, Family.NATIVE)
+    if not body.tasks:
+        raise invalid_field("tasks are required; send at least one task", "tasks")
+    tasks = []
+    for i, t in enumerate(body.tasks):
+        if not t.prompt.strip():
+            raise invalid_field(f"tasks[{i}].prompt is required", f"tasks[{i}].prompt")
+        backend = t.backend or server.config.default_backend
+        workdir = _check_item(server, principal, backend, t.workdir, t.extra, f"tasks[{i}]")
+        tasks.append(
+            Task(
+                prompt=t.prompt,
+                backend=backend,
+                workdir=workdir or "",
+                model=t.model,
+                extra=list(t.extra),
+                approval_mode=t.approval_mode,
+                sandbox_mode=t.sandbox_mode,
+                max_turns=t.max_turns,
+                system_prompt=t.system_prompt,
+                verbose=t.verbose,
+                id=t.id,
+                name=t.name,
+                tags=list(t.tags),
+                meta=dict(t.meta),
+            )
+        )
+    cap = server.config.server.max_concurrent_per_backend
+    limit = min(body.max_parallel or server.config.parallel.max_workers, cap)
+    spec = ParallelSpec(tasks=tasks, max_parallel=limit, fail_fast=body.fail_fast)
+    work = run_parallel(spec, max_parallel=limit, dry_run=body.dry_run, **_common(server))
+    report = await until_disconnect(request, server.runs.job(work))
+    return json_response(_report(report))
 
 
 async def chain(request: Request) -> Response:
-    raise BackendUnavailable("chains are not available yet")
+    """``POST /api/v1/chain``."""
+    from clinvoker.orchestrate import ChainSpec, Step, run_chain
+
+    server, principal = server_of(request), principal_of(request)
+    principal.check_write(request.method)
+    body = await read_json(request, ChainRequest, Family.NATIVE)
+    if not body.steps:
+        raise invalid_field("steps are required; send at least one step", "steps")
+    if body.persist_sessions and principal.owner is not None:
+        raise invalid_field(
+            "persist_sessions is not available to named API keys (chain sessions have no owner)",
+            "persist_sessions",
+            cls=ValidationError,
+        )
+    steps = []
+    for i, s in enumerate(body.steps):
+        if not s.prompt.strip():
+            raise invalid_field(f"steps[{i}].prompt is required", f"steps[{i}].prompt")
+        backend = s.backend or server.config.default_backend
+        workdir = _check_item(server, principal, backend, s.workdir, s.extra, f"steps[{i}]")
+        steps.append(
+            Step(
+                prompt=s.prompt,
+                backend=backend,
+                model=s.model,
+                workdir=workdir or "",
+                approval_mode=s.approval_mode,
+                sandbox_mode=s.sandbox_mode,
+                max_turns=s.max_turns,
+                system_prompt=s.system_prompt,
+                verbose=s.verbose,
+                extra=list(s.extra),
+                name=s.name,
+            )
+        )
+    spec = ChainSpec(
+        steps=steps,
+        stop_on_failure=body.stop_on_failure,
+        pass_working_dir=body.pass_working_dir,
+        pass_session_id=body.pass_session_id,
+        persist_sessions=body.persist_sessions,
+    )
+    work = run_chain(spec, dry_run=body.dry_run, **_common(server))
+    report = await until_disconnect(request, server.runs.job(work))
+    return json_response(_report(report))
 
 
 async def compare(request: Request) -> Response:
-    raise BackendUnavailable("compare is not available yet")
+    """``POST /api/v1/compare``."""
+    from clinvoker.orchestrate import run_compare
+
+    server, principal = server_of(request), principal_of(request)
+    principal.check_write(request.method)
+    body = await read_json(request, CompareRequest, Family.NATIVE)
+    if not body.backends:
+        raise invalid_field("backends are required; name at least one", "backends")
+    if not body.prompt.strip():
+        raise invalid_field("prompt is required", "prompt")
+    workdir = None
+    for i, name in enumerate(body.backends):
+        workdir = _check_item(
+            server, principal, name, body.workdir, (), f"backends[{i}]", known=False
+        )
+    work = run_compare(
+        body.prompt,
+        body.backends,
+        model=body.model or None,
+        workdir=workdir,
+        sequential=body.sequential,
+        dry_run=body.dry_run,
+        **_common(server),
+    )
+    report = await until_disconnect(request, server.runs.job(work))
+    return json_response(_report(report))

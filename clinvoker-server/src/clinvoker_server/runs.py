@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from clinvoker.errors import (
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from clinvoker_server.telemetry import Telemetry
 
 __all__ = ["ActiveRun", "RunSpec", "Runs", "result_error"]
+
+T = TypeVar("T")
 
 
 class RunSpec(msgspec.Struct, kw_only=True):
@@ -143,6 +145,7 @@ class Runs:
         self.telemetry = telemetry
         self.timeout = timeout
         self.active: set[ActiveRun] = set()
+        self.jobs: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self.accepting = True
@@ -202,10 +205,29 @@ class Runs:
             host=self.host,
         )
 
+    async def job(self, work: Awaitable[T]) -> T:
+        """Await an orchestration (parallel, chain, compare) as work that shutdown drains."""
+        if not self.accepting:
+            raise BackendOverloaded(
+                "the server is shutting down", hint="retry against another instance"
+            )
+        task = asyncio.current_task()
+        assert task is not None
+        self.jobs.add(task)
+        self._idle.clear()
+        try:
+            return await work
+        finally:
+            self.jobs.discard(task)
+            self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if not self.active and not self.jobs:
+            self._idle.set()
+
     def _finished(self, run: ActiveRun) -> None:
         self.active.discard(run)
-        if not self.active:
-            self._idle.set()
+        self._maybe_idle()
         result = run.result
         usage = result.usage if result is not None else None
         ok = result is not None and result.ok
@@ -226,10 +248,13 @@ class Runs:
         await self.cancel_all()
 
     async def cancel_all(self) -> None:
-        """Cancel every run in flight and wait until their processes are gone."""
+        """Cancel every run and orchestration in flight and wait until their processes are gone."""
         runs: Sequence[ActiveRun] = list(self.active)
-        if runs:
-            await asyncio.gather(*(r.close() for r in runs), return_exceptions=True)
+        jobs = list(self.jobs)
+        for job in jobs:
+            job.cancel()
+        if runs or jobs:
+            await asyncio.gather(*(r.close() for r in runs), *jobs, return_exceptions=True)
 
 
 def result_error(result: Result) -> ClinvokerError | None:
