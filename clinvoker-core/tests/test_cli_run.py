@@ -140,6 +140,11 @@ def test_show_tokens_and_timing(world: World, monkeypatch: pytest.MonkeyPatch) -
     assert lines[3].startswith("Time: ")
 
 
+def test_a_prompt_named_like_a_command_goes_after_dashes(world: World) -> None:
+    result = world.invoke("-o", "text", "--", "version")
+    assert result.stdout == "echo: version\n"
+
+
 def test_prompt_from_stdin(world: World) -> None:
     result = world.invoke("-o", "text", stdin="from a pipe\n")
     assert result.stdout == "echo: from a pipe\n"

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from clinvoker.config import load_config
 from clinvoker.sessions import open_store
+from support.core_fakes import install_fake_cli
+
+TESTS = Path(__file__).parent
 
 
 @pytest.fixture
@@ -100,6 +103,55 @@ def test_resume_picker_rejects_a_bad_number(
     term.write("7\n")
     assert "invalid selection '7'" in term.read_until("enter 1 to 1")
     assert term.wait() == 2
+
+
+LAUNCHER = (
+    "import sys; sys.path.insert(0, {tests!r}); "
+    "from support.core_fakes import fake_host; from clinvoker.plugins import reset_host; "
+    "reset_host(fake_host()); from clinvoker.cli.main import main; main(sys.argv[1:])"
+)
+
+
+def test_parallel_shows_progress_on_the_terminal_and_keeps_stdout_clean(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    install_fake_cli(bin_dir)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(
+        "tasks:\n  - {backend: fake, prompt: one, name: first}\n"
+        "  - {backend: fake, prompt: two, extra: [--exit-code, '5']}\n"
+    )
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER.format(tests=str(TESTS)), "parallel", "-f", str(tasks)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+        text=True,
+    )
+    os.close(slave)
+    out, _ = proc.communicate(timeout=60)
+    terminal = b""
+    while select.select([master], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    screen = terminal.decode(errors="replace")
+    assert proc.returncode == 1
+    assert "\x1b[2K" in screen
+    assert "[1] completed" in screen
+    assert "[2] failed" in screen
+    assert "first" in screen
+    assert "\x1b" not in out
+    assert "[1] echo: one" in out
 
 
 def test_resume_picker_needs_a_terminal(env: dict[str, str]) -> None:

@@ -23,6 +23,7 @@ __all__ = ["RootGroup", "cli", "plugin_commands"]
 
 _PROMPT_ARGS = "clinvk.prompt_args"
 _PLUGIN_COMMANDS = "clinvk.plugin_commands"
+_AFTER_DASHES = "clinvk.after_dashes"
 
 _BUILTINS: dict[str, str] = {
     "backends": "clinvoker.cli.commands.info:backends",
@@ -50,6 +51,7 @@ Conversations are saved as sessions. With session.auto_resume (the default),
 a prompt continues the newest resumable session of the SAME backend in the
 SAME working directory (a note on stderr says so); --new starts a fresh one,
 --ephemeral saves nothing, -c continues explicitly.
+A prompt that is also a command name goes after --: clinvk -- version
 """
 
 ROOT_EPILOG = """\b
@@ -90,9 +92,15 @@ class RootGroup(click.Group):
 
     # -- the prompt as first argument ---------------------------------------------------------
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:  # `clinvk -- version` sends the prompt "version"
+            ctx.meta[_AFTER_DASHES] = args[args.index("--") + 1 :]
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         args = [*ctx._protected_args, *ctx.args]
-        if args and self.get_command(ctx, args[0]) is None:
+        forced = args and args == ctx.meta.get(_AFTER_DASHES)
+        if args and (forced or self.get_command(ctx, args[0]) is None):
             ctx.meta[_PROMPT_ARGS] = args
             ctx._protected_args = []
             ctx.args = []

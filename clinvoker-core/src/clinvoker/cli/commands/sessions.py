@@ -61,7 +61,7 @@ def list_sessions(
     as_json: bool,
 ) -> int:
     """List sessions, newest first (filter with -b, --status, --workdir, --since)."""
-    import os
+    from pathlib import Path
 
     from clinvoker.cli.state import get_state
     from clinvoker.cli.tables import format_table, parse_since, time_ago, truncate
@@ -76,7 +76,7 @@ def list_sessions(
     found, total = state.client.list_sessions(
         backend=state.flags.backend,
         status=status,
-        workdir=os.path.abspath(filter_workdir) if filter_workdir else None,
+        workdir=str(Path(filter_workdir).expanduser().resolve()) if filter_workdir else None,
         since=since_at,
         limit=limit or None,
         offset=offset,
