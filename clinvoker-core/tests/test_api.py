@@ -291,7 +291,7 @@ def test_missing_cli_fails_before_anything_is_recorded(
 
 
 def test_unknown_backend(world: FakeWorld) -> None:
-    with pytest.raises(UnknownBackend, match=r"unknown backend 'nope' \(installed: fake\)"):
+    with pytest.raises(UnknownBackend, match=r"unknown backend 'nope' \(installed: fake, fake2\)"):
         api.start("hi", **world.kwargs(backend="nope"))
 
 

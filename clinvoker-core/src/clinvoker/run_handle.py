@@ -205,6 +205,8 @@ class RunHandle:
             self.command, executable=self.executable, timeout_s=self.request.timeout_s, env=env
         )
         await self._process.start()
+        if self._cancel_requested:  # cancel() came while the process was being created
+            await self._process.close()
         streaming = self.request.output == "stream"
         size = 0
         async for line in self._process.lines():

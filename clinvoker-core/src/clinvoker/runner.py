@@ -197,6 +197,7 @@ class Process:
         self._extra_env = dict(extra_env or {})
         self.pid: int | None = None
         self._started = False
+        self._spawn_done = asyncio.Event()
         self._transport: asyncio.SubprocessTransport | None = None
         self._tmpdir: str | None = None
         self._started_at = 0.0
@@ -225,10 +226,22 @@ class Process:
         if self._started:
             raise RuntimeError("process already started")
         self._started = True
-        cwd = self.command.cwd
         argv, env = self._materialize()
         loop = asyncio.get_running_loop()
         stdin = subprocess.PIPE if self.command.stdin is not None else subprocess.DEVNULL
+        try:
+            await self._spawn(loop, argv, env, stdin)
+        finally:
+            self._spawn_done.set()
+
+    async def _spawn(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        argv: list[str],
+        env: dict[str, str],
+        stdin: int,
+    ) -> None:
+        cwd = self.command.cwd
         try:
             transport, _ = await loop.subprocess_exec(
                 lambda: _Protocol(self),
@@ -297,6 +310,8 @@ class Process:
         Safe to call at any time and more than once; returns how the process ended (``None`` if
         it was never started).
         """
+        if self._started and not self._spawn_done.is_set():
+            await self._spawn_done.wait()  # being spawned right now: stop it once it exists
         if self._transport is None:
             self._remove_files()
             return self._outcome
@@ -511,11 +526,23 @@ class Process:
             os.killpg(self.pid, sig)
 
     def _force_kill(self) -> None:
-        """Last resort when waiting itself was interrupted: SIGKILL the group right now."""
+        """Last resort when waiting itself was interrupted: SIGKILL the group right now and
+        wait (briefly, without reaping it from the child watcher) until the child is dead."""
         for task in (self._stopper, self._reaper):
             if task is not None and not task.done():
                 task.cancel()
         self._signal_group(signal.SIGKILL)
+        if self.pid is None or self._exited.is_set():
+            return
+        deadline = time.monotonic() + _KILL_SETTLE_S
+        while time.monotonic() < deadline:
+            try:
+                found = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return  # already reaped by the watcher
+            if found is not None:
+                return
+            time.sleep(0.005)
 
     def _finish(self) -> ProcessExit:
         if self._outcome is not None:

@@ -99,9 +99,17 @@ class FakeBackend(Backend):
         return []
 
 
+class OtherFakeBackend(FakeBackend):
+    """A second backend on the same ``fake-cli`` (for compare)."""
+
+    name = "fake2"
+    default_model = "other-default"
+
+
 @hookimpl
 def clinvoker_register_backends(register: Any) -> None:
     register(FakeBackend())
+    register(OtherFakeBackend())
 
 
 class _Plugin:

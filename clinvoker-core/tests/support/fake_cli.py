@@ -65,6 +65,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--print-env", action="append", default=[])
     p.add_argument("--cat", action="append", default=[], help="print the content of a file")
     p.add_argument("--chunks", type=int, default=3)
+    p.add_argument("--sleep", type=float, default=0.0, help="wait this long before answering")
+    p.add_argument("--wait-file", help="wait (up to 30 s) until this file exists first")
     p.add_argument("prompt", nargs="?", default="")
     return p.parse_args()
 
@@ -102,6 +104,12 @@ def main() -> int:
         sys.stderr.buffer.write(b"\nflood done\n")
         sys.stderr.flush()
 
+    if args.wait_file:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(args.wait_file) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    if args.sleep:
+        time.sleep(args.sleep)
     prompt = stdin_text if args.stdin else args.prompt
     session = args.resume or args.session_id or str(uuid.uuid4())
     if args.output == "text":
