@@ -1,10 +1,11 @@
-"""Ten thousand sessions: the first page and a prefix lookup stay fast (budgets from the design)."""
+"""Ten thousand sessions: the first page, filters and prefix lookups stay right at scale.
+
+Their speed is measured by the benchmarks (``nox -s bench``), never by timed tests.
+"""
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,15 +16,6 @@ from clinvoker.sessions import Session, new_session_id
 
 COUNT = 10_000
 PAGE = 50
-
-
-def best_of(runs: int, action: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 @pytest.fixture(scope="module")
@@ -53,36 +45,31 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Session]]
 
 
 @pytest.mark.slow
-def test_first_page_of_ten_thousand_is_fast_and_right(many: tuple[Path, list[Session]]) -> None:
+def test_first_page_of_ten_thousand_is_right(many: tuple[Path, list[Session]]) -> None:
     root, sessions = many
-    newest = sorted(sessions, key=lambda s: s.last_used, reverse=True)[:PAGE]
-
-    start = time.perf_counter()
+    newest = sorted(sessions, key=lambda s: s.last_used, reverse=True)
     page, total = FileSessionStore(root).list(limit=PAGE)  # first ever: builds the cache
-    first = time.perf_counter() - start
     assert total == COUNT
-    assert [s.id for s in page] == [s.id for s in newest]
+    assert [s.id for s in page] == [s.id for s in newest[:PAGE]]
 
-    # every later listing, by a fresh process (new store object) or the same one
-    fresh = best_of(3, lambda: FileSessionStore(root).list(limit=PAGE))
+    # a fresh process (new store object) and the same store agree, page after page
     same_store = FileSessionStore(root)
-    again = best_of(3, lambda: same_store.list(limit=PAGE))
-    filtered = best_of(
-        3, lambda: same_store.list(backend="codex", workdir="/src/project-3", limit=PAGE)
-    )
-    assert fresh < 0.5, f"listing took {fresh:.3f}s"
-    assert again < 0.5, f"listing took {again:.3f}s"
-    assert filtered < 0.5, f"filtered listing took {filtered:.3f}s"
-    assert first < 2.0, f"the first listing (reading every file once) took {first:.3f}s"
+    second, _ = same_store.list(limit=PAGE, offset=PAGE)
+    assert [s.id for s in second] == [s.id for s in newest[PAGE : 2 * PAGE]]
+    assert [s.id for s in FileSessionStore(root).list(limit=PAGE)[0]] == [s.id for s in page]
+
+    filtered, matching = same_store.list(backend="codex", workdir="/src/project-3", limit=PAGE)
+    expected = [s for s in newest if s.backend == "codex" and s.working_dir == "/src/project-3"]
+    assert matching == len(expected)
+    assert [s.id for s in filtered] == [s.id for s in expected[:PAGE]]
 
 
 @pytest.mark.slow
-def test_prefix_lookup_among_ten_thousand_is_fast(many: tuple[Path, list[Session]]) -> None:
+def test_prefix_lookup_among_ten_thousand_finds_the_one(many: tuple[Path, list[Session]]) -> None:
     root, sessions = many
     store = FileSessionStore(root)
     wanted = sessions[1234]
     prefixes = {s.id[:8] for s in sessions}
     assert len(prefixes) == COUNT  # 8 hex characters are unique here
     assert store.get(wanted.id[:8]) == wanted
-    took = best_of(3, lambda: store.get(wanted.id[:8]))
-    assert took < 0.05, f"prefix lookup took {took * 1000:.1f} ms"
+    assert store.get(wanted.id) == wanted
