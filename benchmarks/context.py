@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
-__all__ = ["ROOT", "Context", "import_test_support"]
+__all__ = ["ROOT", "Context", "test_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository root."""
 
 
-def import_test_support() -> None:
-    """Make ``tests/support`` (fake model API, CLI environments) importable as ``support``."""
+def test_support(module: str) -> ModuleType:
+    """``tests/support/<module>.py`` (fake model API, CLI environments), imported as ``support.*``."""
     tests = str(ROOT / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)
+    return importlib.import_module(f"support.{module}")
 
 
 @dataclass
