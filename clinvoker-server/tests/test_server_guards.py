@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from clinvoker.config import ApiKeyPolicy
+from conftest import wait_until
 
 KEY = "sk-test-0123456789"
 
@@ -183,3 +185,28 @@ def test_each_key_has_its_own_bucket_and_policy(serve):
     assert write.json()["error"]["code"] == "forbidden"
     assert wrong_backend.status_code == 403
     assert wrong_backend.json()["error"]["type"] == "permission_error"
+
+
+def test_access_and_audit_logs_never_contain_keys(serve, tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    server = serve(api_keys=[KEY], audit_log=str(audit))
+    with server.client() as c:
+        c.get("/api/v1/backends?token=secret-in-query", headers={"authorization": f"Bearer {KEY}"})
+        c.get("/api/v1/sessions/abc", headers={"x-api-key": "wrong-key-value"})
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in audit.read_text().splitlines()]
+
+    wait_until(lambda: len(lines()) == 2, what="two audit lines")
+    first, second = lines()
+    assert (first["status"], first["route"], first["path"]) == (
+        200,
+        "/api/v1/backends",
+        "/api/v1/backends",
+    )
+    assert first["key"].startswith("key-")
+    assert first["request_id"].startswith("req_")
+    assert second["status"] == 401
+    text = audit.read_text()
+    for secret in (KEY, "secret-in-query", "wrong-key-value"):
+        assert secret not in text
