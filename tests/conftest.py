@@ -38,6 +38,8 @@ from support.clis import (
 from support.fake_model_api import FakeModelAPI
 
 _find_cli_bin = functools.cache(find_cli_bin)
+_KEEP_ENV_PREFIXES = ("PYTEST_", "COV_CORE_", "COVERAGE_")
+"""Variables ``use_env`` leaves alone: pytest's own and coverage's subprocess hooks."""
 
 
 def pytest_report_header() -> str:
@@ -117,7 +119,7 @@ def use_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], None]
 
     def apply(env: dict[str, str]) -> None:
         for name in list(os.environ):
-            if name not in env:
+            if name not in env and not name.startswith(_KEEP_ENV_PREFIXES):
                 monkeypatch.delenv(name)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
