@@ -98,7 +98,11 @@ def test_an_untested_version_is_flagged(isolated: Path, monkeypatch: pytest.Monk
 
 
 def test_report_for_a_missing_cli(isolated: Path) -> None:
-    (report,) = asyncio.run(check_backends(fake_host()))
+    assert [r.backend for r in asyncio.run(check_backends(fake_host(), probe=False))] == [
+        "fake",
+        "fake2",
+    ]
+    (report,) = asyncio.run(check_backends(fake_host(), names=["fake"]))
     assert not report.installed
     assert report.version is None
     assert report.error is not None
