@@ -269,6 +269,13 @@ def test_resume_last_filters_by_backend(world: World) -> None:
     assert json.loads(result.stdout)["clinvk_session_id"] == wanted["clinvk_session_id"]
 
 
+def test_resume_refuses_ephemeral(world: World) -> None:
+    world.invoke("-o", "json", "one")
+    result = world.invoke("resume", "--last", "--ephemeral", "two")
+    assert result.exit_code == 2
+    assert "--ephemeral" in result.stderr
+
+
 def test_resume_unknown_session_exits_5(world: World) -> None:
     result = world.invoke("resume", "abcdef", "hi")
     assert result.exit_code == 5

@@ -60,6 +60,8 @@ def resume(
     state = get_state(ctx)
     if last and interactive:
         raise click.UsageError("use either --last or -i/--interactive", ctx)
+    if state.flags.ephemeral:
+        raise click.UsageError("resume continues a saved session; --ephemeral saves nothing", ctx)
     rest = list(args)
     workdir = absolute_workdir(state.flags.workdir) if here else None
     if last:
@@ -90,7 +92,7 @@ def resume(
 def _for_session(request: Any, session: Session) -> Any:
     import dataclasses
 
-    return dataclasses.replace(request, resume=session.id, backend=None, ephemeral=False)
+    return dataclasses.replace(request, resume=session.id, backend=None)
 
 
 def _filters(backend: str | None, workdir: str | None) -> str:
