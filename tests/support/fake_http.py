@@ -22,7 +22,15 @@ from urllib.parse import parse_qsl, urlsplit
 from .fake_anthropic import AnthropicMessages, anthropic_models
 from .fake_gemini import GeminiGenerate, gemini_count_tokens
 from .fake_openai import OpenAIChat, OpenAIResponses, openai_models
-from .fake_replies import RETRY_AFTER_STATUSES, Mode, Reply, Wire, parse_mode, schema_instance
+from .fake_replies import (
+    INPUT_TOKENS,
+    RETRY_AFTER_STATUSES,
+    Mode,
+    Reply,
+    Wire,
+    parse_mode,
+    schema_instance,
+)
 from .fake_requests import LOGGED_HEADERS, LoggedRequest, Summary, redact, summarize
 
 __all__ = ["FakeHTTPServer", "FakeHandler", "RequestLog"]
@@ -217,7 +225,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         elif path == "/v1/messages/count_tokens":
             entry.provider, entry.endpoint = "anthropic", "count_tokens"
             self._fill(entry, summarize("count_tokens", body))
-            self._answer(entry, 200, {"input_tokens": 11})
+            self._answer(entry, 200, {"input_tokens": INPUT_TOKENS})
         elif gemini and gemini[2] == "countTokens":
             entry.provider, entry.endpoint = "gemini", "countTokens"
             self._fill(entry, summarize("countTokens", body, model=gemini[1]))
@@ -244,7 +252,10 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def _admin(self, path: str, query: dict[str, str], raw: bytes) -> None:
         state = self.server.state
-        data = json.loads(raw or b"{}") if self.command == "POST" else {}
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            return self._send(400, {"error": "the admin request body must be JSON"})
         if path == "/__admin/log" and self.command == "GET":
             with_body = query.get("bodies") in {"1", "true"}
             entries = [r.to_dict(with_body=with_body) for r in state.log(tag=query.get("tag"))]
