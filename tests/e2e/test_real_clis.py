@@ -15,7 +15,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from clinvoker.events import Done, Event, SessionStarted, TextDelta, UsageReport
+from clinvoker.events import (
+    Done,
+    Event,
+    SessionStarted,
+    TextDelta,
+    ToolResult,
+    ToolUse,
+    UsageReport,
+)
 from clinvoker.result import Result, Usage
 from support.clis import PINNED_PACKAGES, TEST_MODELS, CliEnv, CliEnvFactory, path_without
 from support.fake_model_api import FakeModelAPI
@@ -131,6 +139,27 @@ def test_stream_yields_deltas_usage_and_one_final_done(
     assert started[0].session_id == events[-1].result.session_id
     assert any(isinstance(e, UsageReport) for e in events)
     assert events[-1].result.content == HELLO
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tool_call_is_streamed_as_tool_use_and_result(
+    backend: str, env_for: Callable[..., CliEnv], fake_api: FakeModelAPI
+) -> None:
+    env = env_for(backend, "tool")
+
+    events = collect(backend, "run a command", env)
+
+    uses = [e for e in events if isinstance(e, ToolUse)]
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert uses, f"no tool_use event in {events}"
+    assert [r.id for r in results] == [u.id for u in uses]
+    assert not any(r.is_error for r in results)
+    if backend != "gemini":  # gemini's default mode only offers read-only tools (list_directory)
+        assert "tool-ran" in results[0].output
+    done = events[-1]
+    assert isinstance(done, Done)
+    assert done.result.content == HELLO
+    assert fake_api.model_calls()[-1].n_messages > fake_api.model_calls()[0].n_messages
 
 
 # -- resume -----------------------------------------------------------------------------------
