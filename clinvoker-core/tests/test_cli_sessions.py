@@ -96,6 +96,13 @@ def test_list_filters_by_backend_status_workdir_and_since(make: MakeSession) -> 
     assert ids("--backend", "codex") == [b.id]
 
 
+def test_global_output_format_json_also_gives_json(make: MakeSession) -> None:
+    s = make()
+    data = json.loads(invoke("-o", "json", "sessions", "list").stdout)
+    assert data["sessions"][0]["id"] == s.id
+    assert json.loads(invoke("sessions", "show", s.id, "-o", "JSON").stdout)["id"] == s.id
+
+
 def test_list_json_has_total_and_pagination(make: MakeSession) -> None:
     made = [make(prompt=f"p{i}", days_ago=i) for i in range(5)]
     data = json.loads(invoke("sessions", "list", "--json", "-n", "2", "--offset", "1").stdout)

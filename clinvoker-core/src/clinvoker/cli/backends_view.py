@@ -29,7 +29,7 @@ def print_backends(state: CliState, *, as_json: bool) -> int:
     host = get_host()
     reports = check_backends_sync(host, state.config)
     failures = [{"name": f.name, "error": f.error} for f in host.failures]
-    if as_json:
+    if state.wants_json(as_json):
         from clinvoker.cli.render import dumps
 
         click.echo(

@@ -74,6 +74,7 @@ def run_parallel_command(
     from clinvoker.orchestrate import ParallelSpec, write_output_dir
 
     state = get_state(ctx)
+    as_json = state.wants_json(as_json)
     path, text = _read_input(state, file, "task")
     spec = load_task_file(path, text, ParallelSpec, wrap="tasks")
     if not spec.tasks:
@@ -128,6 +129,7 @@ def run_chain_command(ctx: click.Context, *, file: str | None, as_json: bool) ->
     from clinvoker.orchestrate import ChainSpec
 
     state = get_state(ctx)
+    as_json = state.wants_json(as_json)
     path, text = _read_input(state, file, "chain")
     spec = load_task_file(path, text, ChainSpec, wrap="steps")
     total = len(spec.steps)
@@ -183,6 +185,7 @@ def run_compare_command(
     from clinvoker.cli.prompt import read_prompt
 
     state = get_state(ctx)
+    as_json = state.wants_json(as_json)
     names = list(dict.fromkeys(split_list(backend_names)))
     if all_backends and names:
         raise click.UsageError("use either --backends or --all-backends", ctx)

@@ -52,11 +52,9 @@ def run_root(ctx: click.Context, args: list[str], options: dict[str, Any]) -> in
     session = _continuation(state, request, options)
     if session is not None:
         request = dataclasses.replace(request, resume=session.id, backend=session.backend)
-        ago = time_ago(session.last_used)
-        ago = ago if ago.endswith("ago") or ago == "just now" else f"on {ago}"
         state.note(
-            f"continuing session {session.id[:8]} ({session.backend}) from {ago}; "
-            "use --new to start fresh"
+            f"continuing session {session.id[:8]} ({session.backend}) "
+            f"from {time_ago(session.last_used)}; use --new to start fresh"
         )
     return execute(state, request, native=options["native"], continuing=session)
 

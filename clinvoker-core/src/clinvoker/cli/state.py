@@ -50,6 +50,10 @@ class CliState:
     def err(self) -> IO[str]:
         return sys.stderr
 
+    def wants_json(self, flag: bool) -> bool:
+        """``--json`` was given, or the global ``-o json`` (listing commands honour both)."""
+        return flag or (self.flags.output_format or "").lower() == "json"
+
     def note(self, message: str) -> None:
         """A one-line note for the user on stderr."""
         click.echo(message, err=True)

@@ -43,7 +43,7 @@ def show(ctx: click.Context, fmt: str) -> int:
 
     state = get_state(ctx)
     data = config_to_dict(state.config)
-    if fmt == "json":
+    if fmt == "json" or state.wants_json(False):
         from clinvoker.cli.render import dumps
 
         click.echo(dumps(data))

@@ -83,7 +83,7 @@ def list_sessions(
     )
     for problem in state.client.session_problems():
         click.echo(f"Warning: skipped session file {problem}", err=True)
-    if as_json:
+    if state.wants_json(as_json):
         from clinvoker.cli.render import dumps
 
         click.echo(
@@ -131,8 +131,9 @@ def show(ctx: click.Context, session_id: str, as_json: bool) -> int:
     """Show the session ID (a unique prefix is enough)."""
     from clinvoker.cli.state import get_state
 
-    session = get_state(ctx).client.get_session(session_id)
-    if as_json:
+    state = get_state(ctx)
+    session = state.client.get_session(session_id)
+    if state.wants_json(as_json):
         from clinvoker.cli.render import dumps
 
         click.echo(dumps(session_object(session)))
