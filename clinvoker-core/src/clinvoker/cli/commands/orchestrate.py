@@ -30,6 +30,13 @@ __all__ = ["chain", "compare", "parallel"]
     help="Task file, JSON or YAML (default: read stdin; - also means stdin).",
 )
 @click.option(
+    "--input",
+    "input_file",
+    metavar="FILE",
+    hidden=True,
+    help="Deprecated alias of --file.",
+)
+@click.option(
     "--max-parallel",
     type=click.IntRange(min=1),
     metavar="N",
@@ -50,6 +57,7 @@ __all__ = ["chain", "compare", "parallel"]
 def parallel(
     ctx: click.Context,
     file: str | None,
+    input_file: str | None,
     max_parallel: int | None,
     fail_fast: bool,
     output_dir: str | None,
@@ -63,6 +71,7 @@ def parallel(
     """
     from clinvoker.cli.orchestration import run_parallel_command
 
+    file = _deprecated_input(ctx, file, input_file)
     return run_parallel_command(
         ctx,
         file=file,
@@ -111,11 +120,7 @@ def chain(ctx: click.Context, file: str | None, input_file: str | None, as_json:
     """
     from clinvoker.cli.orchestration import run_chain_command
 
-    if input_file is not None:
-        click.echo("Warning: --input is deprecated; use -f/--file", err=True)
-        if file is not None and file != input_file:
-            raise click.UsageError("give the chain file once, with -f/--file", ctx)
-        file = input_file
+    file = _deprecated_input(ctx, file, input_file)
     return run_chain_command(ctx, file=file, as_json=as_json)
 
 
@@ -164,3 +169,13 @@ def compare(
         sequential=sequential,
         as_json=as_json,
     )
+
+
+def _deprecated_input(ctx: click.Context, file: str | None, input_file: str | None) -> str | None:
+    """``--input FILE`` (the Go tool's old spelling) means ``-f FILE``, with a warning."""
+    if input_file is None:
+        return file
+    click.echo("Warning: --input is deprecated; use -f/--file", err=True)
+    if file is not None and file != input_file:
+        raise click.UsageError("give the file once, with -f/--file", ctx)
+    return input_file
