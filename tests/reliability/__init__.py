@@ -1,0 +1,1 @@
+"""The adversarial suite: faults, load, sessions under stress, shutdown, fuzzing, security."""
