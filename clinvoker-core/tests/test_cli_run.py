@@ -374,7 +374,10 @@ LAUNCHER = textwrap.dedent(
 )
 
 
-def test_ctrl_c_stops_the_backend_and_exits_130(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_stops_the_backend_and_exits_130(
+    world: World, tmp_path: Path, sig: signal.Signals
+) -> None:
     env = dict(
         os.environ, CLINVK_BACKENDS__FAKE__EXTRA_FLAGS="--hang,--pidfile," + str(tmp_path / "pid")
     )
@@ -394,7 +397,7 @@ def test_ctrl_c_stops_the_backend_and_exits_130(world: World, tmp_path: Path) ->
         assert time.monotonic() < deadline, "the fake CLI never started"
         time.sleep(0.02)
     child = int(pidfile.read_text())
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err

@@ -7,7 +7,6 @@ run, which stops every backend process group, and ``clinvk`` exits 130.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from clinvoker.cli import reports
+from clinvoker.cli.aio import run_async
 from clinvoker.cli.exitcodes import BACKEND_FAILED, OK
 from clinvoker.cli.progress import Progress, make_progress
 from clinvoker.cli.state import CliState, get_state
@@ -40,7 +40,7 @@ def _read_input(state: CliState, file: str | None, what: str) -> tuple[str | Non
 def _run(state: CliState, progress: Progress, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run ``work`` with the progress display on; Ctrl-C stops everything (exit 130)."""
     with progress:
-        return asyncio.run(work())
+        return run_async(work)
 
 
 class _Printer:

@@ -7,13 +7,13 @@ running, session bookkeeping and option merging happen in the library behind the
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from clinvoker.cli.aio import run_async
 from clinvoker.cli.client import PromptRequest, absolute_workdir
 from clinvoker.cli.exitcodes import BACKEND_FAILED, INTERRUPTED, NOT_INSTALLED, OK, TIMEOUT
 from clinvoker.cli.options import split_list
@@ -161,7 +161,7 @@ def execute(
         show_tokens=state.config.output.show_tokens,
         show_timing=state.config.output.show_timing,
     )
-    result = asyncio.run(_drive(handle, renderer, native=native))
+    result = run_async(lambda: _drive(handle, renderer, native=native))
     state.verbose(
         f"{result.backend} exited with {result.exit_code} after {result.duration_s:.2f}s"
         + (f"; clinvk session {result.clinvk_session_id}" if result.clinvk_session_id else "")
