@@ -45,7 +45,7 @@ EXIT_CODES: tuple[tuple[str, str], ...] = (
     ("4", "the backend's CLI is not installed (the message says how to install it)"),
     ("5", "session error: unknown or ambiguous session id, unreadable session store"),
     ("124", "the run exceeded --timeout (or unified_flags.command_timeout_secs)"),
-    ("130", "interrupted (Ctrl-C); every backend process was stopped"),
+    ("130", "interrupted (Ctrl-C, SIGTERM, SIGHUP); every backend process was stopped"),
     ("N", "prompt and resume: the backend CLI's own non-zero exit code is passed through"),
 )
 """The documented exit codes (README and ``clinvk help exit-codes`` print this table)."""
