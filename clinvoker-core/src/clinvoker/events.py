@@ -48,7 +48,7 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_d
     """Position in the run's stream, 1-based; 0 until the core stamps it."""
 
 
-class SessionStarted(_Event, tag="session_started"):
+class SessionStarted(_Event, frozen=True, tag="session_started"):
     """The backend CLI started (or resumed) its conversation; ``session_id`` is the backend's own id."""
 
     session_id: str
@@ -56,20 +56,20 @@ class SessionStarted(_Event, tag="session_started"):
     cwd: str | None = None
 
 
-class TextDelta(_Event, tag="text_delta"):
+class TextDelta(_Event, frozen=True, tag="text_delta"):
     """A piece of assistant text, in order. Concatenating all deltas gives the full answer."""
 
     text: str
 
 
-class Message(_Event, tag="message"):
+class Message(_Event, frozen=True, tag="message"):
     """A complete assistant message (already sent as deltas)."""
 
     text: str
     role: str = "assistant"
 
 
-class ToolUse(_Event, tag="tool_use"):
+class ToolUse(_Event, frozen=True, tag="tool_use"):
     """The agent called a tool."""
 
     id: str
@@ -77,7 +77,7 @@ class ToolUse(_Event, tag="tool_use"):
     input: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class ToolResult(_Event, tag="tool_result"):
+class ToolResult(_Event, frozen=True, tag="tool_result"):
     """A tool finished; ``is_error`` when it failed or was denied."""
 
     id: str
@@ -86,14 +86,14 @@ class ToolResult(_Event, tag="tool_result"):
     name: str | None = None
 
 
-class UsageReport(_Event, tag="usage"):
+class UsageReport(_Event, frozen=True, tag="usage"):
     """Token usage (and cost, when the CLI reports it) for this run so far."""
 
     usage: Usage
     cost_usd: float | None = None
 
 
-class Error(_Event, tag="error"):
+class Error(_Event, frozen=True, tag="error"):
     """A failure reported by the backend or by clinvoker.
 
     ``code`` is a stable string such as ``authentication_failed``, ``rate_limited``, ``server_error``,
@@ -105,7 +105,7 @@ class Error(_Event, tag="error"):
     fatal: bool = True
 
 
-class Done(_Event, tag="done"):
+class Done(_Event, frozen=True, tag="done"):
     """The last event of every run."""
 
     result: Result
@@ -124,4 +124,5 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(data: bytes | str) -> Event:
     """Decode one event from JSON."""
-    return _decoder.decode(data)
+    event: Event = _decoder.decode(data)
+    return event
