@@ -166,3 +166,19 @@ def test_configured_blocked_prefixes_extend_the_defaults(serve, tmp_path):
         default = c.post("/api/v1/prompt", json={"prompt": "hi", "workdir": "/etc"})
     assert mine.status_code == 403
     assert default.status_code == 403
+
+
+def test_a_bug_is_a_500_in_the_family_shape_with_the_request_id(server, monkeypatch):
+    def broken(**_kw):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(server.store, "list", broken)
+    with server.client() as c:
+        r = c.get("/api/v1/sessions", headers={"x-request-id": "bug-1"})
+    assert r.status_code == 500
+    assert r.headers["x-request-id"] == "bug-1"
+    body = r.json()["error"]
+    assert body["code"] == "internal_error"
+    assert "RuntimeError" in body["message"]
+    assert "disk on fire" not in body["message"]
+    assert body["request_id"] == "bug-1"

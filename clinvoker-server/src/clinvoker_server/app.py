@@ -1,7 +1,7 @@
 """The application factory: :func:`create_app` builds the whole server from a config.
 
 Middleware, outermost first: request id (and path normalisation) → telemetry span/metrics →
-access log → CORS → body size → API-key auth → rate limit → routes. Every error — raised by a
+access log → CORS → body size → API-key auth → rate limit → unexpected-error net → routes. Every error — raised by a
 handler, by a middleware, or an unknown route or method — is answered in the shape of the API
 family the path belongs to (:mod:`clinvoker_server.errors`).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import IO, TYPE_CHECKING, Any
 
@@ -42,6 +41,7 @@ from clinvoker_server.middleware import (
     CORSMiddleware,
     RateLimitMiddleware,
     RequestIdMiddleware,
+    UnexpectedErrorMiddleware,
 )
 from clinvoker_server.models import ModelRouter
 from clinvoker_server.openapi import docs_page, openapi_json
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUTES", "create_app"]
 
-log = logging.getLogger("clinvoker_server")
 
 
 async def _metrics(request: Request) -> Response:
@@ -123,15 +122,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = ClinvokerError(str(exc.detail))
         error.http_status = exc.status_code  # type: ignore[misc]
     return error_response(error, family_for_path(path), request_id_of(request))
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    error = ClinvokerError(
-        f"internal server error ({type(exc).__name__})",
-        hint="see the server log for details (request id in x-request-id)",
-    )
-    return error_response(error, family_for_path(request.url.path), request_id_of(request))
 
 
 def create_app(
@@ -225,11 +215,11 @@ def create_app(
             proxies=TrustedProxies(cfg.trusted_proxies),
             enabled=cfg.rate_limit_enabled,
         ),
+        Middleware(UnexpectedErrorMiddleware),
     ]
     handlers: dict[Any, Any] = {
         ClinvokerError: _clinvoker_error,
         HTTPException: _http_error,
-        Exception: _unexpected,
     }
     app = Starlette(
         routes=ROUTES, middleware=middleware, exception_handlers=handlers, lifespan=lifespan

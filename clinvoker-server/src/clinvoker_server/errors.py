@@ -24,17 +24,17 @@ from clinvoker.errors import (
     ClinvokerError,
     Forbidden,
     RateLimited,
-    RequestTooLarge,
     RunTimeout,
-    SessionNotFound,
     UnknownBackend,
     UsageError,
-    ValidationError,
 )
 
 __all__ = [
+    "AnthropicErrorBody",
     "Family",
     "MethodNotAllowed",
+    "NativeErrorBody",
+    "OpenAIErrorBody",
     "RouteNotFound",
     "UnknownModel",
     "error_body",
@@ -42,6 +42,7 @@ __all__ = [
     "error_status",
     "family_for_path",
     "invalid_field",
+    "stream_error_kind",
 ]
 
 
@@ -240,15 +241,3 @@ def stream_error_kind(exc: ClinvokerError, family: Family) -> str:
     if isinstance(exc, RateLimited):
         return "rate_limit_error"
     return "server_error"
-
-
-# Re-exported for handlers that raise them.
-__all__ += [
-    "AnthropicErrorBody",
-    "NativeErrorBody",
-    "OpenAIErrorBody",
-    "RequestTooLarge",
-    "SessionNotFound",
-    "ValidationError",
-    "stream_error_kind",
-]

@@ -64,7 +64,7 @@ class ModelRouter:
         self.default_backend = default_backend
         self.route_unknown = route_unknown
         self._routes: dict[str, ModelRoute] = {}
-        self._entries: list[ModelEntry] = []
+        self._entries: dict[str, ModelEntry] = {}
         configured = dict(configured_models or {})
         for name, backend in sorted(self.backends.items()):
             self._add(name, name, None, backend)
@@ -85,14 +85,12 @@ class ModelRouter:
             return
         self._routes[model_id] = ModelRoute(id=model_id, backend=backend_name, model=model)
         label = backend.display_name or backend_name
-        self._entries.append(
-            ModelEntry(
-                id=model_id,
-                backend=backend_name,
-                model=model,
-                owned_by=_OWNERS.get(backend_name, backend_name),
-                display_name=f"{label} ({model})" if model else label,
-            )
+        self._entries[model_id] = ModelEntry(
+            id=model_id,
+            backend=backend_name,
+            model=model,
+            owned_by=_OWNERS.get(backend_name, backend_name),
+            display_name=f"{label} ({model})" if model else label,
         )
 
     def _loose(self, model_id: str) -> ModelRoute | None:
@@ -103,14 +101,14 @@ class ModelRouter:
 
     def entries(self) -> list[ModelEntry]:
         """Every id routing accepts, backends first, in a stable order."""
-        return list(self._entries)
+        return list(self._entries.values())
 
     def entry(self, model_id: str) -> ModelEntry:
         """The listed entry for ``model_id`` or :class:`UnknownModel`."""
-        for entry in self._entries:
-            if entry.id == model_id:
-                return entry
-        raise self._unknown(model_id)
+        entry = self._entries.get(model_id)
+        if entry is None:
+            raise self._unknown(model_id)
+        return entry
 
     def resolve(self, model_id: str) -> ModelRoute:
         """The route for ``model_id`` (see the module docstring)."""
@@ -126,8 +124,9 @@ class ModelRouter:
         raise self._unknown(model_id)
 
     def _unknown(self, model_id: str) -> UnknownModel:
-        known = ", ".join(e.id for e in self._entries[:12]) or "none (no backend is installed)"
-        more = " ..." if len(self._entries) > 12 else ""
+        ids = list(self._entries)
+        known = ", ".join(ids[:12]) or "none (no backend is installed)"
+        more = " ..." if len(ids) > 12 else ""
         exc = UnknownModel(
             f"the model {model_id!r} does not exist on this server (known: {known}{more})",
             hint="list the models with GET /models, or use a backend name such as "

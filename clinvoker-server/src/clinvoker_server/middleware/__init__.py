@@ -1,4 +1,5 @@
-"""ASGI middleware, outermost first: request id → access log → CORS → body size → auth → rate limit.
+"""ASGI middleware, outermost first: request id → telemetry → access log → CORS → body size →
+auth → rate limit → unexpected-error net.
 
 Each is a plain ASGI class (no ``BaseHTTPMiddleware``), so streaming responses pass through
 untouched and every rejection is answered in the API family's own error shape.
@@ -12,6 +13,7 @@ from clinvoker_server.middleware.bodysize import BodySizeMiddleware
 from clinvoker_server.middleware.cors import CORSMiddleware
 from clinvoker_server.middleware.ratelimit import RateLimitMiddleware
 from clinvoker_server.middleware.requestid import RequestIdMiddleware
+from clinvoker_server.middleware.unexpected import UnexpectedErrorMiddleware
 
 __all__ = [
     "AccessLogMiddleware",
@@ -20,4 +22,5 @@ __all__ = [
     "CORSMiddleware",
     "RateLimitMiddleware",
     "RequestIdMiddleware",
+    "UnexpectedErrorMiddleware",
 ]
