@@ -73,7 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows += _suite(module)(ctx)
             except Exception as exc:
                 traceback.print_exc(file=sys.stderr)
-                rows.append(Row(title, f"{title} suite", "—", "", note=f"failed: {exc}"))
+                rows.append(
+                    Row(
+                        title,
+                        f"{title} suite",
+                        "—",
+                        "",
+                        note=f"failed: {type(exc).__name__}: {exc}",
+                    )
+                )
             print(f"   {title}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     print(render(rows))
     if not args.no_write:

@@ -121,7 +121,11 @@ def run(ctx: Context) -> list[Row]:
             except (RuntimeError, TimeoutError, ValueError) as exc:
                 rows.append(
                     Row(
-                        "clis", f'`clinvk -b {backend} -o json "…"`', "—", "", note=f"failed: {exc}"
+                        "clis",
+                        f'`clinvk -b {backend} -o json "…"`',
+                        "—",
+                        "",
+                        note=f"failed: {type(exc).__name__}: {exc}",
                     )
                 )
     return rows

@@ -3,15 +3,16 @@
 * Relay: the stub writes text deltas whose text is the ``CLOCK_MONOTONIC`` time of the write
   (the clock is shared by all processes); the client notes the time it reads each SSE chunk.
   The baseline is the same stub's lines reaching a parent that reads its pipe directly.
-* Memory: 200 streaming requests whose stub prints its first deltas and then blocks on a FIFO
-  the benchmark holds open; once every client has its first chunk, the server's RSS (from
+* Memory: 200 streaming requests whose stub prints its text deltas and then waits for a lock
+  the benchmark holds; once every client has received the stub's text, the server's RSS (from
   ``/proc/<pid>/status``, which counts that process only, not its children) is sampled; then
-  the FIFO is closed, every stub finishes, and every stream must end with ``[DONE]``.
+  the lock is released, every stub finishes, and every stream must end with ``[DONE]``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 import time
@@ -137,7 +138,7 @@ async def _hold(bench: Bench, arrived: list[int], all_in: asyncio.Event, total: 
     done = False
     try:
         async for _, piece in conn.stream(CHAT, chat_body(HOLD, stream=True)):
-            if first and b'"content"' in piece:
+            if first and b"Hello" in piece:  # the stub's first text delta: it is waiting now
                 first = False
                 arrived[0] += 1
                 if arrived[0] == total:
@@ -151,7 +152,8 @@ async def _hold(bench: Bench, arrived: list[int], all_in: asyncio.Event, total: 
 
 async def _one_memory_round(bench: Bench, streams: int) -> tuple[float, float]:
     idle = rss_mb(bench.pid)
-    gate = os.open(bench.stub.gate, os.O_RDWR | os.O_NONBLOCK)  # a writer: the stubs block
+    gate = os.open(bench.stub.gate, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(gate, fcntl.LOCK_EX)  # the stubs wait for it once they have printed their text
     arrived = [0]
     all_in = asyncio.Event()
     tasks = [asyncio.create_task(_hold(bench, arrived, all_in, streams)) for _ in range(streams)]
@@ -165,7 +167,7 @@ async def _one_memory_round(bench: Bench, streams: int) -> tuple[float, float]:
             busy = max(busy, rss_mb(bench.pid))
             await asyncio.sleep(0.05)
     finally:
-        os.close(gate)  # the last writer goes: every stub reads EOF and finishes
+        os.close(gate)  # releases the lock: every stub finishes
         results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), DEADLINE_S)
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
@@ -176,8 +178,6 @@ async def _one_memory_round(bench: Bench, streams: int) -> tuple[float, float]:
 async def memory_rows(bench: Bench, ctx: Context) -> list[Row]:
     """Server RSS with ``STREAMS`` concurrent streams against its idle RSS."""
     streams = ctx.scaled(STREAMS, 20)
-    if not bench.stub.gate.exists():
-        os.mkfifo(bench.stub.gate)
     busy, idle = [], []
     for _ in range(max(2, ctx.rounds // 3)):
         b, i = await _one_memory_round(bench, streams)

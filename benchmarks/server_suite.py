@@ -220,7 +220,11 @@ async def _measure(ctx: Context, bench: Bench) -> list[Row]:
             rows += await figures(bench, ctx)
         except (HTTPError, RuntimeError, OSError, TimeoutError, ValueError) as exc:
             name = figures.__name__.removesuffix("_rows")
-            rows.append(Row("server", f"server {name}", "—", "", note=f"failed: {exc}"))
+            rows.append(
+                Row(
+                    "server", f"server {name}", "—", "", note=f"failed: {type(exc).__name__}: {exc}"
+                )
+            )
     return rows
 
 

@@ -9,10 +9,10 @@ scratch directory) that looks at its arguments:
 * a prompt containing ``relay-test`` — runs ``relay.py``, which prints the transcript's head,
   then :data:`RELAY_DELTAS` text deltas ``RELAY_INTERVAL_S`` apart whose text is the
   ``CLOCK_MONOTONIC`` time (ns) at which the line was written, then the tail;
-* a prompt containing ``hold-test`` — opens the ``gate`` FIFO (before printing anything), prints
-  the head and the deltas, then blocks reading the FIFO until every writer has closed it (the
-  benchmark holds it open while it counts concurrent streams; if the benchmark dies, the
-  kernel closes it), then prints the tail;
+* a prompt containing ``hold-test`` — prints the head and the deltas, then waits for a shared
+  ``flock`` on the ``gate`` file, which the benchmark holds exclusively while it counts
+  concurrent streams (a lock dies with its holder, and the wait gives up after
+  ``HOLD_MAX_S``), then prints the tail;
 * anything else — ``cat`` of the whole transcript (the recorded partial-message stream of
   ``claude -p --output-format stream-json --include-partial-messages``).
 """
@@ -24,13 +24,22 @@ import shlex
 import sys
 from pathlib import Path
 
-__all__ = ["HOLD", "RELAY", "RELAY_DELTAS", "RELAY_INTERVAL_S", "StubFiles", "write_stub"]
+__all__ = [
+    "HOLD",
+    "HOLD_MAX_S",
+    "RELAY",
+    "RELAY_DELTAS",
+    "RELAY_INTERVAL_S",
+    "StubFiles",
+    "write_stub",
+]
 
 TRANSCRIPT = Path(__file__).with_name("data") / "claude_partial_stream.jsonl"
 RELAY = "relay-test"
 HOLD = "hold-test"
 RELAY_DELTAS = 20
 RELAY_INTERVAL_S = 0.02
+HOLD_MAX_S = 120
 VERSION = "2.1.197 (Claude Code)"
 
 _RELAY_SCRIPT = """\
@@ -52,7 +61,7 @@ os.write(1, tail)
 
 
 class StubFiles:
-    """Where the stub's files are: the executable, and the FIFO that holds ``hold-test`` runs."""
+    """Where the stub's files are: the executable, and the lock file that holds ``hold-test`` runs."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -96,7 +105,7 @@ for a in "$@"; do
   case "$a" in
     --version) echo '{VERSION}'; exit 0 ;;
     *{RELAY}*) exec {python} "$d/relay.py" ;;
-    *{HOLD}*) exec 3< "$d/gate"; cat "$d/head.jsonl" "$d/deltas.jsonl"; read -r _ <&3; exec cat "$d/tail.jsonl" ;;
+    *{HOLD}*) cat "$d/head.jsonl" "$d/deltas.jsonl"; flock -s -w {HOLD_MAX_S} "$d/gate" true; exec cat "$d/tail.jsonl" ;;
   esac
 done
 exec cat "$d/transcript.jsonl"
