@@ -30,19 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
 
 import msgspec
 
-from clinvoker.errors import BackendCrashed, BackendUnavailable, UsageError
+from clinvoker.errors import BackendUnavailable
+from clinvoker.invocation import Invocation
+from clinvoker.line_framer import LineFramer
+from clinvoker.process_group import signal_group, stop_group, stop_leftovers, wait_dead
 from clinvoker.request import Command
 
 __all__ = [
@@ -64,9 +62,6 @@ DEFAULT_STDERR_TAIL_BYTES = 64 * 1024
 
 _PAUSE_ABOVE = 8 * 1024 * 1024  # unread complete lines before stdout reading pauses
 _RESUME_BELOW = 1024 * 1024
-_GROUP_POLL_S = 0.02
-_KILL_SETTLE_S = 1.0  # how long SIGKILLed group members may take to die
-_FILE_REF = re.compile(r"\{file:([^{}]+)\}")
 
 
 class ProcessExit(msgspec.Struct, frozen=True, kw_only=True):
@@ -199,13 +194,10 @@ class Process:
         self._started = False
         self._spawn_done = asyncio.Event()
         self._transport: asyncio.SubprocessTransport | None = None
-        self._tmpdir: str | None = None
+        self._invocation: Invocation | None = None
         self._started_at = 0.0
-        self._lines: deque[bytes] = deque()
-        self._queued = 0
-        self._partial = bytearray()
+        self._framer = LineFramer(max_line_bytes)
         self._paused = False
-        self._stdout_done = False
         self._stderr = bytearray()
         self._readable = asyncio.Event()
         self._exited = asyncio.Event()
@@ -226,7 +218,8 @@ class Process:
         if self._started:
             raise RuntimeError("process already started")
         self._started = True
-        argv, env = self._materialize()
+        self._invocation = Invocation(self.command, self.executable, self._extra_env)
+        argv, env = self._invocation.argv, self._invocation.env
         loop = asyncio.get_running_loop()
         stdin = subprocess.PIPE if self.command.stdin is not None else subprocess.DEVNULL
         try:
@@ -254,14 +247,14 @@ class Process:
                 start_new_session=True,
             )
         except OSError as exc:
-            self._remove_files()
+            self._cleanup_files()
             raise BackendUnavailable(
                 f"cannot start {argv[0]!r}: {exc.strerror or exc}",
                 hint="check that the CLI is installed and executable",
             ) from exc
         except BaseException:
             self._transport, self.pid = None, None
-            self._remove_files()
+            self._cleanup_files()
             raise
         if self.command.stdin is not None:
             pipe = transport.get_pipe_transport(0)
@@ -276,14 +269,13 @@ class Process:
         if self._transport is None:
             raise RuntimeError("start() the process before reading it")
         while True:
-            if self._lines:
-                line = self._lines.popleft()
-                self._queued -= len(line)
-                if self._paused and self._queued < _RESUME_BELOW:
+            line = self._framer.pop()
+            if line is not None:
+                if self._paused and self._framer.queued < _RESUME_BELOW:
                     self._set_reading(True)
                 yield line
                 continue
-            if self._stdout_done:
+            if self._framer.closed:
                 return
             self._readable.clear()
             await self._readable.wait()
@@ -313,7 +305,7 @@ class Process:
         if self._started and not self._spawn_done.is_set():
             await self._spawn_done.wait()  # being spawned right now: stop it once it exists
         if self._transport is None:
-            self._remove_files()
+            self._cleanup_files()
             return self._outcome
         if not self._exited.is_set():
             self.cancelled = not (self.timed_out or self.line_too_long)
@@ -338,57 +330,9 @@ class Process:
         """The kept end of stderr so far, decoded leniently."""
         return self._stderr.decode("utf-8", "replace")
 
-    # -- preparation ---------------------------------------------------------------------------
-
-    def _materialize(self) -> tuple[list[str], dict[str, str]]:
-        cwd = self.command.cwd
-        if cwd is not None and not os.path.isdir(cwd):
-            raise UsageError(
-                f"working directory {cwd!r} does not exist",
-                hint="pass an existing directory with --workdir",
-            )
-        paths: dict[str, str] = {}
-        if self.command.files:
-            self._tmpdir = tempfile.mkdtemp(prefix="clinvk-")
-            for name, content in self.command.files.items():
-                if not name or "/" in name or name in (".", ".."):
-                    self._remove_files()
-                    raise BackendCrashed(
-                        f"the backend asked for a file with an invalid name {name!r}"
-                    )
-                path = os.path.join(self._tmpdir, name)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(content)
-                paths[name] = path
-        argv = [self._substitute(a, paths) for a in (self.executable, *self.command.argv[1:])]
-        env = dict(os.environ)
-        for key, value in (*self.command.env.items(), *self._extra_env.items()):
-            if value == "":
-                env.pop(key, None)
-            else:
-                env[key] = self._substitute(value, paths)
-        return argv, env
-
-    def _substitute(self, text: str, paths: Mapping[str, str]) -> str:
-        if "{file:" not in text:
-            return text
-
-        def repl(m: re.Match[str]) -> str:
-            try:
-                return paths[m[1]]
-            except KeyError:
-                self._remove_files()
-                raise BackendCrashed(
-                    f"the command refers to {m[0]} but the backend gave no file of that name"
-                ) from None
-
-        return _FILE_REF.sub(repl, text)
-
-    def _remove_files(self) -> None:
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
+    def _cleanup_files(self) -> None:
+        if self._invocation is not None:
+            self._invocation.cleanup()
 
     # -- protocol callbacks --------------------------------------------------------------------
 
@@ -398,37 +342,16 @@ class Process:
         self.pid = transport.get_pid()
 
     def _on_stdout(self, data: bytes) -> None:
-        if self._stdout_done:
-            return
-        start = 0
-        while (nl := data.find(b"\n", start)) >= 0:
-            if self._partial:
-                self._partial += data[start:nl]
-                line = bytes(self._partial)
-                self._partial.clear()
-            else:
-                line = data[start:nl]
-            start = nl + 1
-            if len(line) > self.max_line_bytes:
-                self._overflow()
-                return
-            self._lines.append(line)
-            self._queued += len(line)
-        if start < len(data):
-            self._partial += data[start:]
-            if len(self._partial) > self.max_line_bytes:
-                self._overflow()
-                return
-        if self._queued > _PAUSE_ABOVE and not self._paused:
+        self._framer.feed(data)
+        if self._framer.overflowed and not self.line_too_long:
+            self.line_too_long = True
+            self._begin_stop()
+        elif self._framer.queued > _PAUSE_ABOVE and not self._paused:
             self._set_reading(False)
         self._readable.set()
 
     def _on_stdout_eof(self) -> None:
-        if not self._stdout_done and self._partial:
-            self._lines.append(bytes(self._partial))
-            self._queued += len(self._partial)
-        self._partial = bytearray()
-        self._stdout_done = True
+        self._framer.finish()
         self._readable.set()
 
     def _on_stderr(self, data: bytes) -> None:
@@ -450,21 +373,14 @@ class Process:
         """Once the child exited: end the rest of its group, then let stdout reach EOF."""
         if self._stopper is not None:
             await self._stopper
-        else:
-            await self._stop_leftovers()
+        elif self.pid is not None:
+            await stop_leftovers(self.pid, self.grace_s)
         await self._drain_stdout()
 
     def _on_timeout(self) -> None:
         if not self._exited.is_set():
             self.timed_out = True
             self._begin_stop()
-
-    def _overflow(self) -> None:
-        self.line_too_long = True
-        self._partial = bytearray()
-        self._stdout_done = True
-        self._readable.set()
-        self._begin_stop()
 
     def _set_reading(self, on: bool) -> None:
         pipe = self._transport.get_pipe_transport(1) if self._transport else None
@@ -479,51 +395,22 @@ class Process:
             self._stopper = asyncio.get_running_loop().create_task(self._stop_group())
 
     async def _stop_group(self) -> None:
-        self._signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_s
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._exited.wait(), self.grace_s)
-        await self._wait_group_gone(deadline)
-        self._signal_group(signal.SIGKILL)
-        await self._exited.wait()
-        await self._wait_group_gone(time.monotonic() + _KILL_SETTLE_S)
-
-    async def _stop_leftovers(self) -> None:
-        """After a normal exit: stop any processes the child left behind in its group."""
-        if self._group_alive():
-            self._signal_group(signal.SIGTERM)
-            await self._wait_group_gone(time.monotonic() + self.grace_s)
-            self._signal_group(signal.SIGKILL)
-            await self._wait_group_gone(time.monotonic() + _KILL_SETTLE_S)
-
-    async def _wait_group_gone(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            if not self._group_alive():
-                return
-            await asyncio.sleep(_GROUP_POLL_S)
+        if self.pid is not None:
+            await stop_group(self.pid, self._exited, self.grace_s)
 
     async def _drain_stdout(self) -> None:
         """Wait briefly for stdout EOF; a process that escaped the group may hold the pipe open."""
-        if self._stdout_done:
+        if self._framer.closed:
             return
         if self._paused:
             self._set_reading(True)
         deadline = time.monotonic() + max(self.grace_s, 0.1)
-        while not self._stdout_done and time.monotonic() < deadline:
+        while not self._framer.closed and time.monotonic() < deadline:
             self._readable.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._readable.wait(), deadline - time.monotonic())
-        if not self._stdout_done:
+        if not self._framer.closed:
             self._on_stdout_eof()
-
-    def _group_alive(self) -> bool:
-        return self.pid is not None and _group_has_live_members(self.pid)
-
-    def _signal_group(self, sig: int) -> None:
-        if self.pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
 
     def _force_kill(self) -> None:
         """Last resort when waiting itself was interrupted: SIGKILL the group right now and
@@ -531,18 +418,9 @@ class Process:
         for task in (self._stopper, self._reaper):
             if task is not None and not task.done():
                 task.cancel()
-        self._signal_group(signal.SIGKILL)
-        if self.pid is None or self._exited.is_set():
-            return
-        deadline = time.monotonic() + _KILL_SETTLE_S
-        while time.monotonic() < deadline:
-            try:
-                found = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                return  # already reaped by the watcher
-            if found is not None:
-                return
-            time.sleep(0.005)
+        signal_group(self.pid, signal.SIGKILL)
+        if self.pid is not None and not self._exited.is_set():
+            wait_dead(self.pid)
 
     def _finish(self) -> ProcessExit:
         if self._outcome is not None:
@@ -551,7 +429,7 @@ class Process:
             self._timer.cancel()
         if self._transport is not None:
             self._transport.close()
-        self._remove_files()
+        self._cleanup_files()
         raw = self._returncode if self._returncode is not None else -signal.SIGKILL
         sig = -raw if raw < 0 else None
         end = self._ended_at or time.monotonic()
@@ -569,31 +447,3 @@ class Process:
     def __repr__(self) -> str:
         state = "new" if self._transport is None else f"pid={self.pid}"
         return f"<Process {self.command.argv[0]!r} {state}>"
-
-
-def _group_has_live_members(pgid: int) -> bool:
-    """Whether process group ``pgid`` has a member that is not a zombie.
-
-    Members killed after their parent died stay zombies until init reaps them (which some
-    container inits never do); they are dead, so they do not count.
-    """
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return True
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
