@@ -8,25 +8,30 @@ Only the standard library is used (no ``importlib.metadata``), so ``clinvk versi
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
+import time
+
+# Only ``os``/``sys``/``time`` at import: dataclasses, pathlib, json and datetime would triple the
+# start-up cost of ``clinvk version`` (see benchmarks/RESULTS.md).
 
 __all__ = ["BuildInfo", "build_info", "version_text"]
 
 _DIST_PREFIX = "clinvoker_core-"
 
 
-@dataclasses.dataclass(frozen=True)
 class BuildInfo:
     """What ``clinvk version`` prints."""
 
-    version: str
-    commit: str = "none"
-    built: str = "unknown"
+    __slots__ = ("built", "commit", "version")
+
+    def __init__(self, version: str, commit: str = "none", built: str = "unknown") -> None:
+        self.version = version
+        self.commit = commit
+        self.built = built
+
+    def __repr__(self) -> str:
+        return f"BuildInfo(version={self.version!r}, commit={self.commit!r}, built={self.built!r})"
 
 
 def version_text() -> str:
@@ -42,38 +47,45 @@ def build_info() -> BuildInfo:
     dist = _dist_info()
     if dist is None:
         return BuildInfo(version=__version__)
-    direct_url = _read_json(dist / "direct_url.json")
+    direct_url = _read_json(os.path.join(dist, "direct_url.json"))
     commit = _commit_from_direct_url(direct_url) or _commit_from_checkout(direct_url) or "none"
     return BuildInfo(version=__version__, commit=commit, built=_install_time(dist) or "unknown")
 
 
-def _dist_info() -> Path | None:
+def _dist_info() -> str | None:
     for entry in sys.path:
-        folder = Path(entry or ".")
+        folder = entry or "."
         try:
             names = os.listdir(folder)
         except OSError:
             continue
         for name in names:
             if name.startswith(_DIST_PREFIX) and name.endswith(".dist-info"):
-                return folder / name
+                return os.path.join(folder, name)
     return None
 
 
-def _read_json(path: Path) -> dict[str, object]:
+def _read_json(path: str) -> dict[str, object]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return {}
+    import json  # only when the file exists (VCS and editable installs)
+
+    try:
+        data = json.loads(text)
+    except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def _install_time(dist: Path) -> str | None:
+def _install_time(dist: str) -> str | None:
     try:
-        stamp = (dist / "METADATA").stat().st_mtime
+        stamp = os.stat(os.path.join(dist, "METADATA")).st_mtime
     except OSError:
         return None
-    return datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
 def _commit_from_direct_url(data: dict[str, object]) -> str | None:
@@ -89,25 +101,33 @@ def _commit_from_checkout(data: dict[str, object]) -> str | None:
         return None
     from urllib.parse import unquote, urlparse
 
-    start = Path(unquote(urlparse(url).path))
-    for folder in (start, *start.parents):
-        git = folder / ".git"
-        if git.is_dir():
+    folder = unquote(urlparse(url).path)
+    while True:
+        git = os.path.join(folder, ".git")
+        if os.path.isdir(git):
             return _read_head(git)
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
-def _read_head(git: Path) -> str | None:
+def _read_text(path: str) -> str:
+    with open(path) as fh:
+        return fh.read()
+
+
+def _read_head(git: str) -> str | None:
     try:
-        head = (git / "HEAD").read_text().strip()
+        head = _read_text(os.path.join(git, "HEAD")).strip()
         if not head.startswith("ref: "):
             return head[:12] or None
         ref = head[5:]
-        if (git / ref).exists():
-            return (git / ref).read_text().strip()[:12]
-        packed = git / "packed-refs"
-        if packed.exists():
-            for line in packed.read_text().splitlines():
+        if os.path.exists(os.path.join(git, ref)):
+            return _read_text(os.path.join(git, ref)).strip()[:12]
+        packed = os.path.join(git, "packed-refs")
+        if os.path.exists(packed):
+            for line in _read_text(packed).splitlines():
                 if line.endswith(" " + ref):
                     return line.split()[0][:12]
     except OSError:

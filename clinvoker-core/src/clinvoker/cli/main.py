@@ -7,8 +7,11 @@ else builds the click application in :mod:`clinvoker.cli.app`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+
+TYPE_CHECKING = False  # not from typing: `clinvk version` should not pay for importing it
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn
 
 __all__ = ["main"]
 
