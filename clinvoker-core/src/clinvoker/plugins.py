@@ -64,26 +64,24 @@ class PluginHost:
     # -- loading -------------------------------------------------------------------------------
 
     def _load_entry_points(self) -> None:
-        from importlib.metadata import entry_points
-
         blocked = disabled_plugins()
         seen: set[str] = set()
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in seen:
+        for name, value in entry_point_specs(ENTRY_POINT_GROUP):
+            if name in seen:
                 continue
-            seen.add(ep.name)
-            if "*" in blocked or ep.name in blocked:
+            seen.add(name)
+            if "*" in blocked or name in blocked:
                 continue
-            if self.pm.has_plugin(ep.name):
+            if self.pm.has_plugin(name):
                 continue
             try:
-                plugin = ep.load()
+                plugin = load_entry_point(value)
             except Exception as exc:
                 self.failures.append(
-                    PluginFailure(ep.name, f"failed to import {ep.value}: {_one_line(exc)}")
+                    PluginFailure(name, f"failed to import {value}: {_one_line(exc)}")
                 )
                 continue
-            self.register(plugin, ep.name)
+            self.register(plugin, name)
 
     def register(self, plugin: Any, name: str) -> None:
         """Register a plugin object or module under ``name`` (failures are recorded, not raised)."""
@@ -183,6 +181,77 @@ class PluginHost:
     def session_store(self, config: Config) -> SessionStore | None:
         store: SessionStore | None = self.pm.hook.clinvoker_session_store(config=config)
         return store
+
+
+def entry_point_specs(group: str) -> list[tuple[str, str]]:
+    """``(name, "module:attr")`` of the entry points in ``group``, in ``sys.path`` order.
+
+    Reads ``entry_points.txt`` of every ``*.dist-info``/``*.egg-info`` directory found in the
+    ``sys.path`` directories (the first distribution of a name wins), which is what
+    ``importlib.metadata`` does, without importing it: that import alone is one of the largest
+    costs of every ``clinvk`` start-up (see benchmarks/RESULTS.md). A zip file on ``sys.path`` or
+    a custom distribution finder falls back to ``importlib.metadata``.
+    """
+    import sys
+    from importlib.machinery import PathFinder
+
+    unusual = any(
+        hasattr(finder, "find_distributions") and finder is not PathFinder
+        for finder in sys.meta_path
+    )
+    if unusual or any(os.path.isfile(entry) for entry in sys.path if entry):
+        from importlib.metadata import entry_points
+
+        return [(ep.name, ep.value) for ep in entry_points(group=group)]
+    found: list[tuple[str, str]] = []
+    dists: set[str] = set()
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for info in names:
+            if not info.endswith((".dist-info", ".egg-info")):
+                continue
+            dist = info.rpartition(".")[0].partition("-")[0].lower().replace(".", "_")
+            if dist in dists:
+                continue
+            dists.add(dist)
+            try:
+                with open(os.path.join(folder, info, "entry_points.txt"), encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError:
+                continue
+            found += _group_of(text, group)
+    return found
+
+
+def _group_of(text: str, group: str) -> list[tuple[str, str]]:
+    """The ``name = value`` lines of section ``[group]`` of an ``entry_points.txt``."""
+    section = None
+    found = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line[0] == "[" and line[-1] == "]":
+            section = line[1:-1].strip()
+        elif section == group and "=" in line:
+            name, value = line.split("=", 1)
+            found.append((name.strip(), value.strip()))
+    return found
+
+
+def load_entry_point(value: str) -> Any:
+    """Import ``module[:attr.attr]`` (extras in brackets are ignored) and return the object."""
+    import importlib
+
+    module, _, attrs = value.split("[", 1)[0].partition(":")
+    obj: Any = importlib.import_module(module.strip())
+    for attr in filter(None, attrs.strip().split(".")):
+        obj = getattr(obj, attr)
+    return obj
 
 
 def _one_line(exc: BaseException) -> str:
