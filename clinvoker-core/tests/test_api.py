@@ -73,9 +73,7 @@ def test_a_run_streams_numbered_events_and_ends_with_one_done(world: FakeWorld) 
 
 def test_a_run_is_recorded_in_a_new_session(world: FakeWorld) -> None:
     world.load_config("session:\n  default_tags: [team]\n")
-    events, _ = events_of(
-        world, "hello", tags=["nightly"], metadata={"ticket": "T-1"}, owner="ci"
-    )
+    events, _ = events_of(world, "hello", tags=["nightly"], metadata={"ticket": "T-1"}, owner="ci")
     result = final(events)
     assert result.clinvk_session_id is not None
     session = world.store.get(result.clinvk_session_id)
@@ -255,6 +253,16 @@ def test_malformed_output_is_a_fatal_error(world: FakeWorld) -> None:
     assert isinstance(error, Error)
     assert error.code == "malformed_output"
     assert final(events).error_code == "malformed_output"
+
+
+def test_a_16_mib_answer_line_reaches_the_backend_parser_intact(world: FakeWorld) -> None:
+    size = 16 * 1024 * 1024
+    events, _ = events_of(world, "big", extra_flags=["--big-line", str(size)])
+    assert_well_formed(events)
+    big = [e for e in events if isinstance(e, TextDelta) and len(e.text) > 1000]
+    assert len(big) == 1
+    assert len(big[0].text) == size - len('{"type": "text", "text": ""}')
+    assert final(events).ok
 
 
 def test_on_native_line_sees_the_raw_cli_output(world: FakeWorld) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clinvoker import api
 from clinvoker.errors import SessionNotFound, UsageError, ValidationError
+from clinvoker.events import SessionStarted
 from clinvoker.result import Result
 
 sys.path.insert(0, str(Path(__file__).with_name("support")))
@@ -132,3 +134,31 @@ def test_ephemeral_runs_keep_no_session_and_clean_up_the_backend_side(world: Fak
 def test_ephemeral_and_resume_contradict(world: FakeWorld) -> None:
     with pytest.raises(UsageError, match="ephemeral"):
         api.start("x", **world.kwargs(ephemeral=True, continue_last=True))
+
+
+def test_a_cancelled_ephemeral_run_still_cleans_up_the_backend_side(world: FakeWorld) -> None:
+    handle = api.start("secret", **world.kwargs(ephemeral=True, extra_flags=["--hang"]))
+
+    async def scenario() -> str:
+        first = asyncio.Event()
+        seen: list[str] = []
+
+        async def consume() -> None:
+            async for event in handle:
+                if isinstance(event, SessionStarted):
+                    seen.append(event.session_id)
+                    first.set()
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(first.wait(), 20)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        deadline = time.monotonic() + 20
+        while not any("--delete-session" in c["argv"] for c in world.calls()):
+            assert time.monotonic() < deadline, "no cleanup after the cancelled run"
+            await asyncio.sleep(0.02)
+        return seen[0]
+
+    session_id = asyncio.run(scenario())
+    assert world.calls()[-1]["argv"] == ["--delete-session", session_id]

@@ -25,6 +25,7 @@ _LAZY = {
     "stream": "clinvoker.api",
     "start": "clinvoker.api",
     "prepare": "clinvoker.api",
+    "raise_for_error": "clinvoker.api",
     "RunHandle": "clinvoker.api",
     "RunRequest": "clinvoker.request",
     "Command": "clinvoker.request",
@@ -58,6 +59,7 @@ __all__ = [
     "load_config",
     "open_store",
     "prepare",
+    "raise_for_error",
     "run",
     "run_sync",
     "start",
@@ -65,7 +67,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from clinvoker.api import RunHandle, prepare, run, run_sync, start, stream
+    from clinvoker.api import RunHandle, prepare, raise_for_error, run, run_sync, start, stream
     from clinvoker.backend import Backend
     from clinvoker.config import Config, load_config
     from clinvoker.errors import ClinvokerError

@@ -38,6 +38,7 @@ CLEANUP_TIMEOUT_S = 10.0
 """Upper bound for an ephemeral run's cleanup commands (their errors are ignored)."""
 
 _CANCELLED = "cancelled"
+_BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 class RunHandle:
@@ -51,6 +52,10 @@ class RunHandle:
         refreshed after the run.
     :ivar on_native_line: called with every raw stdout line of the CLI (``-o stream-json``
         passthrough) before it is parsed.
+
+    A handle is iterated once. Leaving the loop early does not stop the CLI by itself: use
+    ``async with handle:`` (or :func:`clinvoker.api.stream`, or ``await handle.aclose()``) so the
+    process group is stopped whatever happens.
     """
 
     def __init__(
@@ -326,7 +331,20 @@ class RunHandle:
         if self._process is not None:
             await asyncio.shield(self._process.close())
         if self._result is None:
-            self._record(self._cancelled_result())
+            cancelled = self._cancelled_result()
+            self._record(cancelled)
+            if self.request.ephemeral and self._process is not None:
+                self._cleanup_in_background(cancelled)
+
+    def _cleanup_in_background(self, result: Result) -> None:
+        """An ephemeral run was cancelled: still delete its backend conversation, but without
+        holding up the cancellation (the task lives as long as the event loop)."""
+        try:
+            task = asyncio.get_running_loop().create_task(self._cleanup(result))
+        except RuntimeError:
+            return
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
 
     def _end_unstarted(self) -> None:
         if not self._ended:
