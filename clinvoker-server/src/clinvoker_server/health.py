@@ -8,8 +8,6 @@ tool) so a probe can read the details; ``/health`` needs no API key.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import time
 from typing import TYPE_CHECKING
 
@@ -63,9 +61,9 @@ class Availability:
         hit = self._cache.get(backend.name)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        configured = self.config.backends.get(backend.name)
-        name = (configured.path if configured and configured.path else "") or backend.executable
-        found = shutil.which(os.path.expanduser(name))
+        from clinvoker.availability import find_executable
+
+        found = find_executable(backend, self.config)
         self._cache[backend.name] = (now, found)
         return found
 

@@ -59,7 +59,7 @@ class ServerState:
         if self._store is None:
             from clinvoker.sessions import open_store
 
-            self._store = open_store(self.config)
+            self._store = open_store(self.config, self.host)
         store: SessionStore = self._store
         return store
 
