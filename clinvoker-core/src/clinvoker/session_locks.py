@@ -1,7 +1,9 @@
 """Per-session lock files that clean up after themselves.
 
-A lock is an exclusive ``portalocker`` (``flock``) lock on ``.<id>.lock`` in the session
-directory. It works between processes and between threads (each holder opens its own file).
+A lock is an exclusive ``flock`` lock on ``.<id>.lock`` in the session directory (through
+``portalocker`` on Windows; elsewhere ``fcntl`` directly, because importing portalocker reads
+package metadata and costs more than the rest of a session update, see benchmarks/RESULTS.md).
+It works between processes and between threads (each holder opens its own file).
 
 The holder removes the file *before* releasing the lock, so no lock files pile up. That opens
 one gap, closed here: a process that opened the file just before it was removed ends up locking
@@ -12,14 +14,34 @@ checks that the file it locked is still the one at that path, and starts over if
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-import portalocker
-
 __all__ = ["hold", "remove_if_unheld"]
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import portalocker
+
+    def _lock(fh: IO[bytes], *, wait: bool) -> bool:
+        flags = portalocker.LOCK_EX if wait else portalocker.LOCK_EX | portalocker.LOCK_NB
+        try:
+            portalocker.lock(fh, flags)
+        except portalocker.LockException:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _lock(fh: IO[bytes], *, wait: bool) -> bool:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
 
 @contextmanager
@@ -31,7 +53,7 @@ def hold(path: Path) -> Iterator[None]:
     while True:
         fh: IO[bytes] = open(path, "a+b")  # noqa: SIM115 - closed below
         try:
-            portalocker.lock(fh, portalocker.LOCK_EX)
+            _lock(fh, wait=True)
             same = _still_at(fh, path)
         except BaseException:
             fh.close()
@@ -50,9 +72,7 @@ def hold(path: Path) -> Iterator[None]:
 def remove_if_unheld(path: Path) -> bool:
     """Remove a lock file that nobody holds (left by a crashed process); ``False`` if held."""
     with open(path, "a+b") as fh:
-        try:
-            portalocker.lock(fh, portalocker.LOCK_EX | portalocker.LOCK_NB)
-        except portalocker.LockException:
+        if not _lock(fh, wait=False):
             return False
         if _still_at(fh, path):
             path.unlink()
