@@ -112,12 +112,17 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     monkeypatch.delenv("CLINVK_API_KEYS", raising=False)
     started: list[Running] = []
 
-    def start(*, config: dict[str, Any] | None = None, **settings: Any) -> Running:
+    def start(
+        *,
+        config: dict[str, Any] | None = None,
+        app_kw: dict[str, Any] | None = None,
+        **settings: Any,
+    ) -> Running:
         settings.setdefault("keepalive_secs", 15)
         settings.setdefault("shutdown_grace_secs", 5)
         cfg = Config(default_backend="stub", server=ServerConfig(**settings), **(config or {}))
         store = FileSessionStore(tmp_path / "sessions")
-        running = Running(cfg, store, pid_dir)
+        running = Running(cfg, store, pid_dir, **(app_kw or {}))
         started.append(running)
         return running
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import anthropic
 import openai
 import pytest
@@ -234,3 +236,66 @@ def test_langchain_uses_responses_for_codex_models(serve):
     )
     reply = llm.invoke("hello")
     assert "You said: hello" in str(reply.content)
+
+
+def _sse_events(lines: list[str]) -> list[tuple[str | None, str]]:
+    events, name = [], None
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            events.append((name, line[6:]))
+            name = None
+    return events
+
+
+def test_every_body_and_event_through_the_server_matches_the_specs(server):
+    msgs = [{"role": "user", "content": "hi"}]
+    with server.client() as c:
+        specs.openai(
+            c.post("/openai/v1/responses", json={"model": "stub", "input": "hi"}).json(), "Response"
+        )
+        specs.anthropic(
+            c.post(
+                "/anthropic/v1/messages", json={"model": "stub", "max_tokens": 9, "messages": msgs}
+            ).json(),
+            "Message",
+        )
+        specs.anthropic(
+            c.post(
+                "/anthropic/v1/messages/count_tokens", json={"model": "stub", "messages": msgs}
+            ).json(),
+            "MessageTokensCount",
+        )
+        with c.stream(
+            "POST",
+            "/openai/v1/chat/completions",
+            json={
+                "model": "stub",
+                "messages": msgs,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            },
+        ) as r:
+            chat = _sse_events(list(r.iter_lines()))
+        with c.stream(
+            "POST", "/openai/v1/responses", json={"model": "stub", "input": "hi", "stream": True}
+        ) as r:
+            responses = _sse_events(list(r.iter_lines()))
+        with c.stream(
+            "POST",
+            "/anthropic/v1/messages",
+            json={"model": "stub", "max_tokens": 9, "messages": msgs, "stream": True},
+        ) as r:
+            messages = _sse_events(list(r.iter_lines()))
+    assert chat[-1] == (None, "[DONE]")
+    for _, data in chat[:-1]:
+        specs.openai(json.loads(data), "CreateChatCompletionStreamResponse")
+    for name, data in responses:
+        event = json.loads(data)
+        assert event["type"] == name
+        specs.openai_event(event)
+    for name, data in messages:
+        event = json.loads(data)
+        assert event["type"] == name
+        specs.anthropic(event, "RawMessageStreamEvent")

@@ -202,3 +202,35 @@ def test_traceparent_reaches_the_cli(server):
     assert passed.startswith(f"00-{trace_id}-")
     assert passed != header  # the CLI gets the run span, a child of the caller's span
     assert fresh.json()["choices"][0]["message"]["content"].startswith("00-")
+
+
+def test_request_and_run_spans_share_the_callers_trace(serve):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    server = serve(app_kw={"span_processors": (SimpleSpanProcessor(exporter),)})
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    with server.client() as c:
+        r = c.post(
+            CHAT,
+            json=chat_body("stub/trace", stream=False),
+            headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+        )
+    assert r.status_code == 200
+
+    def spans() -> dict[str, object]:
+        return {
+            s.name: s
+            for s in exporter.get_finished_spans()
+            if format(s.context.trace_id, "032x") == trace_id
+        }
+
+    wait_until(lambda: len(spans()) >= 2, what="the request and run spans")
+    found = spans()
+    request_span = found["POST /openai/v1/chat/completions"]
+    run_span = next(s for name, s in found.items() if name.startswith("clinvoker.run"))
+    assert request_span.parent.span_id == 0xB7AD6B7169203331
+    assert run_span.parent.span_id == request_span.context.span_id
+    child_env = r.json()["choices"][0]["message"]["content"]
+    assert child_env == f"00-{trace_id}-{run_span.context.span_id:016x}-01"

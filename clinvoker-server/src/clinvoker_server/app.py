@@ -60,7 +60,6 @@ if TYPE_CHECKING:
 __all__ = ["ROUTES", "create_app"]
 
 
-
 async def _metrics(request: Request) -> Response:
     server: ServerState = request.app.state.server
     if not server.telemetry.metrics_enabled:
