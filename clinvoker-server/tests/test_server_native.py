@@ -163,3 +163,16 @@ def test_openapi_covers_every_route(server):
     assert "ChatRequest" in spec["components"]["schemas"]
     assert docs.status_code == 200
     assert "/openapi.json" in docs.text
+
+
+def test_resuming_a_session_from_a_blocked_directory_is_refused(serve, tmp_path):
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    server = serve(blocked_workdir_prefixes=[str(secret)])
+    session = server.store.create(backend="stub", workdir=str(secret), initial_prompt="cli run")
+    with server.client() as c:
+        r = c.post(f"/api/v1/sessions/{session.id}/resume", json={"prompt": "more"})
+        via_prompt = c.post("/api/v1/prompt", json={"prompt": "more", "session_id": session.id})
+    assert r.status_code == 403
+    assert via_prompt.status_code == 403
+    assert server.pids() == []

@@ -55,19 +55,28 @@ def run_spec(
     *,
     resume: str | None = None,
     ephemeral: bool = False,
+    session_workdir: str | None = None,
 ) -> RunSpec:
-    """Check and translate the shared run fields into a :class:`RunSpec`."""
+    """Check and translate the shared run fields into a :class:`RunSpec`.
+
+    A resumed session's own workdir is checked against the policy too (it may have been created
+    by the command line, which has no workdir policy).
+    """
     if not body.prompt.strip():
         raise invalid_field("prompt is required; send a non-empty prompt", "prompt")
     server.host.backend(backend)
     principal.check_backend(backend)
     roots = principal.policy.workdir_roots if principal.policy is not None else ()
+    if session_workdir:  # the session's directory, where the core will run it
+        server.workdirs.check(session_workdir, roots=roots, param="session_id")
     metadata = dict(body.metadata) if body.metadata else None
     return RunSpec(
         prompt=body.prompt,
         backend=backend,
         model=_none(body.model),
-        workdir=server.workdirs.check(_none(body.workdir), roots=roots),
+        workdir=server.workdirs.check(_none(body.workdir), roots=roots)
+        if body.workdir or not session_workdir
+        else None,
         resume=resume,
         ephemeral=ephemeral,
         approval_mode=_none(body.approval_mode),
@@ -151,8 +160,18 @@ async def prompt(request: Request) -> Response | StreamResponse:
                 "backend",
                 cls=ValidationError,
             )
-        backend, resume = session.backend, session.id
-    spec = run_spec(server, principal, body, backend, resume=resume, ephemeral=body.ephemeral)
+        backend, resume, session_workdir = session.backend, session.id, session.working_dir or None
+    else:
+        session_workdir = None
+    spec = run_spec(
+        server,
+        principal,
+        body,
+        backend,
+        resume=resume,
+        ephemeral=body.ephemeral,
+        session_workdir=session_workdir,
+    )
     if body.dry_run:
         return json_response(await _dry_run(server, spec, principal))
     return await _execute(request, server, principal, spec, body.output_format)
@@ -166,7 +185,14 @@ async def resume(request: Request) -> Response | StreamResponse:
     session = await asyncio.to_thread(
         server.store().get, request.path_params["id"], principal.owner
     )
-    spec = run_spec(server, principal, body, session.backend, resume=session.id)
+    spec = run_spec(
+        server,
+        principal,
+        body,
+        session.backend,
+        resume=session.id,
+        session_workdir=session.working_dir or None,
+    )
     return await _execute(request, server, principal, spec, body.output_format)
 
 
