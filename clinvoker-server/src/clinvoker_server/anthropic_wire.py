@@ -29,6 +29,8 @@ class _Lenient(msgspec.Struct, kw_only=True):
 
 
 class InputMessage(_Lenient, kw_only=True):
+    """One message: ``content`` is a string or a list of content blocks."""
+
     role: str
     content: str | list[dict[str, Any]]
 
@@ -53,11 +55,15 @@ class CountTokensRequest(_Lenient, kw_only=True):
 
 
 class TextBlock(msgspec.Struct, kw_only=True):
+    """A ``text`` content block."""
+
     text: str
     type: Literal["text"] = "text"
 
 
 class Usage(msgspec.Struct, kw_only=True):
+    """Token usage of a message (cache fields included for the SDKs)."""
+
     input_tokens: int
     output_tokens: int
     cache_creation_input_tokens: int | None = None
@@ -65,6 +71,8 @@ class Usage(msgspec.Struct, kw_only=True):
 
 
 class MessageResponse(msgspec.Struct, kw_only=True):
+    """A ``Message``, also the ``message`` of ``message_start``."""
+
     id: str
     model: str
     content: list[TextBlock]
@@ -76,10 +84,14 @@ class MessageResponse(msgspec.Struct, kw_only=True):
 
 
 class TokenCount(msgspec.Struct, kw_only=True):
+    """The ``count_tokens`` answer."""
+
     input_tokens: int
 
 
 class AnthropicModel(msgspec.Struct, kw_only=True):
+    """A ``ModelInfo`` (``lifecycle`` is required by the SDK's strict mode)."""
+
     id: str
     display_name: str
     created_at: str
@@ -88,6 +100,8 @@ class AnthropicModel(msgspec.Struct, kw_only=True):
 
 
 class AnthropicModelList(msgspec.Struct, kw_only=True):
+    """``GET /v1/models``: always one page (``has_more: false``)."""
+
     data: list[AnthropicModel]
     has_more: bool = False
     first_id: str | None = None

@@ -50,6 +50,7 @@ class TokenCounts(msgspec.Struct, frozen=True):
 
     @property
     def total(self) -> int:
+        """Input plus output tokens."""
         return self.input + self.output
 
 

@@ -30,6 +30,7 @@ class Slots:
 
     @property
     def waiting(self) -> int:
+        """Requests waiting in the queue."""
         return sum(1 for w in self._waiters if not w.done())
 
     async def acquire(self) -> None:
@@ -70,6 +71,7 @@ class Slots:
             raise
 
     def release(self) -> None:
+        """Give the slot back (once)."""
         """Give a slot back (handing it straight to the next waiter, if any)."""
         while self._waiters:
             fut = self._waiters.popleft()
@@ -105,6 +107,7 @@ class Concurrency:
         self._per_key: dict[str, int] = {}
 
     def slots(self, backend: str) -> Slots:
+        """The gate of ``backend`` (created on first use)."""
         slots = self._slots.get(backend)
         if slots is None:
             slots = self._slots[backend] = Slots(

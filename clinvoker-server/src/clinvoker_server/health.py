@@ -38,6 +38,8 @@ class _StoreHealth(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class HealthReport(msgspec.Struct, kw_only=True):
+    """The ``/health`` body."""
+
     status: str
     version: str
     uptime: str

@@ -44,6 +44,7 @@ __all__ = ["native_frames", "prompt_response", "token_usage"]
 
 
 def token_usage(usage: Usage | None) -> TokenUsage | None:
+    """The native ``token_usage`` object (``None`` when unknown)."""
     if usage is None:
         return None
     return TokenUsage(

@@ -79,6 +79,8 @@ class ResumeRequest(_RunFields, kw_only=True):
 
 
 class TokenUsage(_Out, kw_only=True):
+    """Token counts as the Go tool reported them."""
+
     input_tokens: int
     output_tokens: int
     cached_tokens: int = 0
@@ -127,6 +129,8 @@ class TaskRequest(_RunFields, kw_only=True):
 
 
 class ParallelRequest(_Strict, kw_only=True):
+    """``POST /api/v1/parallel``."""
+
     tasks: list[TaskRequest]
     max_parallel: int = 0
     fail_fast: bool = False
@@ -134,6 +138,8 @@ class ParallelRequest(_Strict, kw_only=True):
 
 
 class ChainStep(_Strict, kw_only=True):
+    """One step of ``POST /api/v1/chain``; ``{{previous}}`` is the previous answer."""
+
     backend: str = ""
     prompt: str
     model: str = ""
@@ -149,6 +155,8 @@ class ChainStep(_Strict, kw_only=True):
 
 
 class ChainRequest(_Strict, kw_only=True):
+    """``POST /api/v1/chain``."""
+
     steps: list[ChainStep]
     stop_on_failure: bool = False
     pass_working_dir: bool = False
@@ -158,6 +166,8 @@ class ChainRequest(_Strict, kw_only=True):
 
 
 class CompareRequest(_Strict, kw_only=True):
+    """``POST /api/v1/compare``."""
+
     backends: list[str]
     prompt: str
     model: str = ""
@@ -170,6 +180,8 @@ class CompareRequest(_Strict, kw_only=True):
 
 
 class BackendInfo(_Out, kw_only=True):
+    """One backend and whether its CLI is installed."""
+
     name: str
     available: bool = False
     display_name: str | None = None
@@ -179,6 +191,8 @@ class BackendInfo(_Out, kw_only=True):
 
 
 class BackendList(msgspec.Struct, kw_only=True):
+    """``GET /api/v1/backends``."""
+
     backends: list[BackendInfo]
 
 
@@ -201,6 +215,8 @@ class SessionInfo(_Out, kw_only=True):
 
 
 class SessionList(msgspec.Struct, kw_only=True):
+    """``GET /api/v1/sessions``: one page and the total number of matches."""
+
     sessions: list[SessionInfo]
     total: int
     limit: int
@@ -208,5 +224,7 @@ class SessionList(msgspec.Struct, kw_only=True):
 
 
 class DeleteResponse(msgspec.Struct, kw_only=True):
+    """``DELETE /api/v1/sessions/{id}``."""
+
     deleted: bool
     id: str

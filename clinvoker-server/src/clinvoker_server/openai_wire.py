@@ -46,6 +46,8 @@ class ChatMessage(_Lenient, kw_only=True):
 
 
 class StreamOptions(_Lenient, kw_only=True):
+    """``stream_options``: ``include_usage`` adds the final usage chunk."""
+
     include_usage: bool = False
 
 
@@ -74,6 +76,8 @@ class ResponsesRequest(_Lenient, kw_only=True):
 
 
 class CompletionUsage(msgspec.Struct, kw_only=True):
+    """Token usage of a chat completion."""
+
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -88,6 +92,8 @@ class _AssistantMessage(msgspec.Struct, kw_only=True):
 
 
 class ChatChoice(msgspec.Struct, kw_only=True):
+    """The one choice of a chat completion."""
+
     index: int
     message: _AssistantMessage
     finish_reason: str
@@ -95,6 +101,8 @@ class ChatChoice(msgspec.Struct, kw_only=True):
 
 
 class ChatCompletion(msgspec.Struct, kw_only=True):
+    """A non-streamed chat completion."""
+
     id: str
     created: int
     model: str
@@ -104,11 +112,15 @@ class ChatCompletion(msgspec.Struct, kw_only=True):
 
 
 class Delta(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The delta of a chunk (empty fields left out; ``{}`` on the last one)."""
+
     role: str | None = None
     content: str | None = None
 
 
 class ChunkChoice(msgspec.Struct, kw_only=True):
+    """A choice of a stream chunk."""
+
     index: int
     delta: Delta
     finish_reason: str | None = None
@@ -116,6 +128,8 @@ class ChunkChoice(msgspec.Struct, kw_only=True):
 
 
 class ChatChunk(msgspec.Struct, kw_only=True):
+    """One ``chat.completion.chunk`` (``usage`` only on the usage chunk)."""
+
     id: str
     created: int
     model: str
@@ -125,6 +139,7 @@ class ChatChunk(msgspec.Struct, kw_only=True):
 
 
 def assistant_message(content: str) -> _AssistantMessage:
+    """The assistant message of a completion."""
     return _AssistantMessage(content=content)
 
 
@@ -132,6 +147,8 @@ def assistant_message(content: str) -> _AssistantMessage:
 
 
 class OutputText(msgspec.Struct, kw_only=True):
+    """An ``output_text`` content part."""
+
     text: str
     type: Literal["output_text"] = "output_text"
     annotations: list[Any] = msgspec.field(default_factory=list)
@@ -139,6 +156,8 @@ class OutputText(msgspec.Struct, kw_only=True):
 
 
 class OutputMessage(msgspec.Struct, kw_only=True):
+    """An assistant ``message`` output item."""
+
     id: str
     status: str
     content: list[OutputText]
@@ -147,6 +166,8 @@ class OutputMessage(msgspec.Struct, kw_only=True):
 
 
 class ResponseUsage(msgspec.Struct, kw_only=True):
+    """Usage of a response (both ``*_details`` objects are required)."""
+
     input_tokens: int
     output_tokens: int
     total_tokens: int
@@ -155,6 +176,8 @@ class ResponseUsage(msgspec.Struct, kw_only=True):
 
 
 class ResponseError(msgspec.Struct, kw_only=True):
+    """Why a response failed."""
+
     code: str
     message: str
 
@@ -185,6 +208,8 @@ class ResponseObject(msgspec.Struct, kw_only=True):
 
 
 class Model(msgspec.Struct, kw_only=True):
+    """One model id."""
+
     id: str
     created: int
     owned_by: str
@@ -192,5 +217,7 @@ class Model(msgspec.Struct, kw_only=True):
 
 
 class ModelList(msgspec.Struct, kw_only=True):
+    """``GET /models``."""
+
     data: list[Model]
     object: Literal["list"] = "list"

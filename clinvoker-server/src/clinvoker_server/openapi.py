@@ -145,6 +145,7 @@ _SPEC: bytes | None = None
 
 
 async def openapi_json(request: Request) -> Response:
+    """``GET /openapi.json`` (built once)."""
     global _SPEC
     if _SPEC is None:
         _SPEC = msgspec.json.encode(build_spec())
@@ -162,6 +163,7 @@ Send the API key as <code>Authorization: Bearer &lt;key&gt;</code> or <code>x-ap
 
 
 async def docs_page(request: Request) -> Response:
+    """``GET /docs``: a small HTML index of the routes."""
     rows = "".join(
         f"<tr><td><code>{m.upper()}</code></td><td><code>{p}</code></td><td>{s}</td></tr>"
         for m, p, s, *_ in _OPS

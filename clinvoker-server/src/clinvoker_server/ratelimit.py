@@ -27,7 +27,10 @@ class RateLimiter(Protocol):
     """Decides whether one more request from ``key`` may pass now."""
 
     def acquire(self, key: str, *, rate: float | None = None, burst: int | None = None) -> float:
-        """0.0 if the request may pass, else the seconds until it would."""
+        """0.0 if the request may pass, else the seconds until it would.
+
+        ``rate``/``burst`` override the limiter's defaults for this key (per-key policies).
+        """
         ...
 
 
@@ -58,6 +61,7 @@ class TokenBucketLimiter:
         self._next_sweep = 0.0
 
     def acquire(self, key: str, *, rate: float | None = None, burst: int | None = None) -> float:
+        """Take a token from ``key``'s bucket (see :meth:`RateLimiter.acquire`)."""
         rate = rate if rate else self.rate
         cap = float(burst if burst else self.burst)
         if rate <= 0:

@@ -31,18 +31,21 @@ def _anthropic(entry: ModelEntry, created: int) -> AnthropicModel:
 
 
 async def openai_models(request: Request) -> Response:
+    """``GET /openai/v1/models``."""
     server = server_of(request)
     data = [_openai(e, server.created) for e in server.router.entries()]
     return json_response(ModelList(data=data))
 
 
 async def openai_model(request: Request) -> Response:
+    """``GET /openai/v1/models/{model}``."""
     server = server_of(request)
     entry = server.router.entry(request.path_params["model"])
     return json_response(_openai(entry, server.created))
 
 
 async def anthropic_models(request: Request) -> Response:
+    """``GET /anthropic/v1/models``."""
     server = server_of(request)
     data = [_anthropic(e, server.created) for e in server.router.entries()]
     return json_response(
@@ -56,6 +59,7 @@ async def anthropic_models(request: Request) -> Response:
 
 
 async def anthropic_model(request: Request) -> Response:
+    """``GET /anthropic/v1/models/{model}``."""
     server = server_of(request)
     entry = server.router.entry(request.path_params["model"])
     return json_response(_anthropic(entry, server.created))

@@ -88,6 +88,7 @@ class ActiveRun:
 
     @property
     def model(self) -> str | None:
+        """The model the run uses (after alias resolution), if known."""
         request = getattr(self.handle, "request", None)
         return getattr(request, "model", None) or self.spec.model
 

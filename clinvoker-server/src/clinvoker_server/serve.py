@@ -58,6 +58,7 @@ def _url(sock: socket.socket) -> str:
 
 
 def banner(url: str) -> str:
+    """The start-up banner (the Go tool's wording)."""
     return "\n".join(
         [
             f"clinvk API server starting on {url}",

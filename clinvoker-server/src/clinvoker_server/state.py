@@ -50,6 +50,7 @@ class ServerState:
 
     @property
     def keepalive(self) -> float:
+        """Seconds between keep-alive frames (0 = none)."""
         return float(self.config.server.keepalive_secs)
 
     def store(self) -> SessionStore:

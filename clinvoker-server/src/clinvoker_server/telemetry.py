@@ -95,11 +95,13 @@ class Telemetry:
     # -- recording -----------------------------------------------------------------------------
 
     def record_request(self, method: str, route: str, status: int, elapsed: float) -> None:
+        """Count one HTTP request and its duration."""
         if self.metrics_enabled:
             self.requests.add(1, {"method": method, "route": route, "status": str(status)})
             self.latency.record(elapsed, {"method": method, "route": route})
 
     def run_started(self, backend: str) -> None:
+        """A backend run began."""
         if self.metrics_enabled:
             self.active.add(1, {"backend": backend})
 
@@ -113,6 +115,7 @@ class Telemetry:
         output_tokens: int = 0,
         error_code: str | None = None,
     ) -> None:
+        """A backend run ended: outcome, duration, tokens."""
         if not self.metrics_enabled:
             return
         self.active.add(-1, {"backend": backend})
@@ -126,6 +129,7 @@ class Telemetry:
             self.record_error(backend, error_code or "error")
 
     def record_error(self, backend: str, code: str) -> None:
+        """Count an error of ``backend`` by code."""
         if self.metrics_enabled:
             self.errors.add(1, {"backend": backend, "code": code})
 
@@ -139,6 +143,7 @@ class Telemetry:
         return data
 
     def shutdown(self) -> None:
+        """Flush and stop the metric pipeline."""
         if self.metrics_enabled:
             self.meter_provider.shutdown()
 

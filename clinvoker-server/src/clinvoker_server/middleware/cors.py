@@ -48,6 +48,7 @@ class CORSMiddleware:
         self.max_age = str(max_age if max_age > 0 else 300)
 
     def origin_allowed(self, origin: str) -> bool:
+        """Whether ``origin`` matches the allowed origins."""
         return self.any_origin or bool(self.allowed.match(origin))
 
     def _allow_origin(self, origin: str) -> bytes:
