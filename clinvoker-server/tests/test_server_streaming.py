@@ -234,3 +234,29 @@ def test_request_and_run_spans_share_the_callers_trace(serve):
     assert run_span.parent.span_id == request_span.context.span_id
     child_env = r.json()["choices"][0]["message"]["content"]
     assert child_env == f"00-{trace_id}-{run_span.context.span_id:016x}-01"
+
+
+def test_run_timeout_is_504_in_each_family(serve):
+    server = serve(request_timeout_secs=1)
+    with server.client() as c:
+        openai_r = c.post(CHAT, json=chat_body("stub/hang", stream=False))
+        anthropic_r = c.post(MESSAGES, json=anthropic_body("stub/hang", stream=False))
+    assert openai_r.status_code == 504
+    assert openai_r.json()["error"]["code"] == "timeout"
+    assert anthropic_r.status_code == 504
+    assert anthropic_r.json()["error"]["type"] == "timeout_error"
+    assert not any(alive(p) for p in server.pids())
+
+
+def test_missing_cli_is_503_and_health_degraded(serve):
+    from clinvoker.config import BackendConfig
+
+    server = serve(config={"backends": {"stub2": BackendConfig(path="/nonexistent/stub2")}})
+    with server.client() as c:
+        r = c.post(CHAT, json=chat_body("stub2", stream=False))
+        health = c.get("/health").json()
+        backends = c.get("/api/v1/backends").json()["backends"]
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "backend_unavailable"
+    assert health["status"] == "degraded"
+    assert [b["available"] for b in backends] == [True, False]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import anthropic
 import httpx
 import openai
 import pytest
-from support.clis import TEST_MODELS, CliEnvFactory
+from support.clis import TEST_MODELS, CliEnvFactory, clinvk_executable
 
 pytestmark = [pytest.mark.realcli, pytest.mark.sdk]
 
@@ -42,9 +41,8 @@ def clinvk_server(cli_env: CliEnvFactory, tmp_path: Path) -> Iterator[Server]:
     for name, model in TEST_MODELS.items():
         env[f"CLINVK_{name.upper()}_MODEL"] = model
     ready = tmp_path / "ready"
-    clinvk = Path(sys.executable).with_name("clinvk")
     proc = subprocess.Popen(
-        [str(clinvk), "serve", "--port", "0", "--ready-file", str(ready)],
+        [str(clinvk_executable()), "serve", "--port", "0", "--ready-file", str(ready)],
         env=env,
         cwd=workdir,
         stdin=subprocess.DEVNULL,

@@ -183,7 +183,7 @@ class BackendInfo(_Out, kw_only=True):
     """One backend and whether its CLI is installed."""
 
     name: str
-    available: bool = False
+    available: bool
     display_name: str | None = None
     executable: str | None = None
     default_model: str | None = None
