@@ -182,3 +182,32 @@ def test_a_bug_is_a_500_in_the_family_shape_with_the_request_id(server, monkeypa
     assert "RuntimeError" in body["message"]
     assert "disk on fire" not in body["message"]
     assert body["request_id"] == "bug-1"
+
+
+def test_odd_content_is_a_400_naming_the_part(server):
+    with server.client() as c:
+        number = c.post(
+            "/openai/v1/responses",
+            json={"model": "stub", "input": [{"role": "user", "content": 5}]},
+        )
+        image = c.post(
+            "/openai/v1/chat/completions",
+            json={
+                "model": "stub",
+                "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}],
+            },
+        )
+        no_text = c.post(
+            "/anthropic/v1/messages",
+            json={
+                "model": "stub",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": [{"type": "text"}]}],
+            },
+        )
+    assert number.status_code == 400
+    assert assert_openai_error(number.json())["param"] == "input[0].content"
+    assert image.status_code == 400
+    assert assert_openai_error(image.json())["param"] == "messages[0].content[0]"
+    assert no_text.status_code == 400
+    assert_anthropic_error(no_text.json(), "invalid_request_error")

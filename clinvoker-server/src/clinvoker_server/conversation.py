@@ -41,14 +41,22 @@ def text_of(content: str | Sequence[Any] | None, param: str) -> str:
         return ""
     if isinstance(content, str):
         return content
+    if not isinstance(content, list | tuple):
+        raise invalid_field(
+            f"{param} must be a string or a list of content parts, not {type(content).__name__}",
+            param,
+        )
     texts: list[str] = []
     for i, part in enumerate(content):
         if isinstance(part, str):
             texts.append(part)
             continue
         kind = part.get("type") if isinstance(part, dict) else None
-        if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
-            texts.append(part["text"])
+        if kind in _TEXT_PARTS and isinstance(part, dict):
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise invalid_field(f"{param}[{i}].text must be a string", f"{param}[{i}].text")
+            texts.append(text)
         elif kind in ("tool_result", "tool_use", "refusal", "thinking", "redacted_thinking"):
             continue
         else:
