@@ -57,7 +57,7 @@ bodies = {
         optional={
             "backend": st.sampled_from(["stub", "ghost", ""]),
             "extra": json_values,
-            "workdir": st.sampled_from(["", "/tmp", "rel"]),
+            "workdir": st.sampled_from(["", "/tmp", "rel", "/tmp/\x00x"]),
         },
     ),
 }

@@ -210,3 +210,20 @@ def test_access_and_audit_logs_never_contain_keys(serve, tmp_path):
     text = audit.read_text()
     for secret in (KEY, "secret-in-query", "wrong-key-value"):
         assert secret not in text
+
+
+def test_rotating_the_key_file_takes_effect_without_a_restart(serve, tmp_path):
+    key_file = tmp_path / "keys.txt"
+    key_file.write_text("old-key\n")
+    server = serve(api_keys_file=str(key_file))
+    with server.client() as c:
+
+        def status(key: str) -> int:
+            return c.get("/api/v1/backends", headers={"x-api-key": key}).status_code
+
+        assert status("old-key") == 200
+        replacement = tmp_path / "keys.new"
+        replacement.write_text("new-key\n")
+        replacement.replace(key_file)
+        wait_until(lambda: status("new-key") == 200, timeout=5, what="the new key to work")
+        assert status("old-key") == 401

@@ -30,7 +30,7 @@ from clinvoker_server import (
     routes_native,
     routes_orchestrate,
 )
-from clinvoker_server.auth import load_keyring
+from clinvoker_server.auth import KeySource
 from clinvoker_server.concurrency import Concurrency
 from clinvoker_server.errors import MethodNotAllowed, RouteNotFound, family_for_path
 from clinvoker_server.jsonio import error_response
@@ -166,7 +166,7 @@ def create_app(
     server = ServerState(
         config=config,
         host=host,
-        keyring=load_keyring(cfg),
+        keys=KeySource(cfg),
         router=router,
         runs=runs,
         telemetry=telemetry,
@@ -207,7 +207,7 @@ def create_app(
             max_age=cfg.cors_max_age,
         ),
         Middleware(BodySizeMiddleware, limit=cfg.max_request_body_bytes),
-        Middleware(AuthMiddleware, keyring=server.keyring),
+        Middleware(AuthMiddleware, keys=server.keys),
         Middleware(
             RateLimitMiddleware,
             limiter=limiter if cfg.rate_limit_enabled or has_key_limits else None,

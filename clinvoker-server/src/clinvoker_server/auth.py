@@ -9,7 +9,8 @@ Keys are gathered once at start-up from, in order:
 * ``server.keys`` — named keys with a policy (allowed backends and models, read-only access,
   workdir roots, their own concurrency and rate limits).
 
-With no key at all, authentication is off. A request presents a key as ``Authorization: Bearer
+With no key at all, authentication is off. ``api_keys_file`` is watched: rotating keys in it
+takes effect within a second, without a restart (:class:`KeySource`). A request presents a key as ``Authorization: Bearer
 <key>`` or ``x-api-key: <key>``; it is compared with *every* configured key using
 :func:`hmac.compare_digest` over SHA-256 digests (no early exit, no length leak).
 """
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import shlex
 import subprocess
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +35,9 @@ from clinvoker.errors import AuthError, ConfigError, Forbidden
 if TYPE_CHECKING:
     from clinvoker.config_schema import ApiKeyPolicy, ServerConfig
 
-__all__ = ["ANONYMOUS", "KeyRing", "Principal", "load_keyring"]
+__all__ = ["ANONYMOUS", "KeyRing", "KeySource", "Principal", "load_keyring"]
+
+log = logging.getLogger("clinvoker_server")
 
 _GOPASS_PATH = re.compile(r"^[A-Za-z0-9/_.\-]+$")
 
@@ -202,3 +207,45 @@ def load_keyring(server: ServerConfig, env: Mapping[str, str] | None = None) -> 
     for secret in _plain_keys(server, env):
         entries.append((secret, Principal(name=_anonymous_name(secret), authenticated=True)))
     return KeyRing(entries)
+
+
+class KeySource:
+    """The current key ring; reloads it when ``server.api_keys_file`` changes (key rotation).
+
+    The file's modification time is checked at most every ``interval`` seconds; a file that
+    cannot be read keeps the previous keys (and is logged), so a half-written rotation never
+    locks everybody out or lets everybody in.
+    """
+
+    def __init__(self, server: ServerConfig, *, interval: float = 1.0) -> None:
+        self.server = server
+        self.interval = interval
+        self.ring = load_keyring(server)
+        self._path = Path(server.api_keys_file).expanduser() if server.api_keys_file else None
+        self._stamp = self._mtime()
+        self._next_check = time.monotonic() + interval
+
+    def _mtime(self) -> float | None:
+        if self._path is None:
+            return None
+        try:
+            return self._path.stat().st_mtime
+        except OSError:
+            return None
+
+    def current(self) -> KeyRing:
+        """The key ring to authenticate this request with."""
+        if self._path is None:
+            return self.ring
+        now = time.monotonic()
+        if now < self._next_check:
+            return self.ring
+        self._next_check = now + self.interval
+        stamp = self._mtime()
+        if stamp is not None and stamp != self._stamp:
+            try:
+                self.ring = load_keyring(self.server)
+                self._stamp = stamp
+            except ConfigError as exc:
+                log.warning("keeping the previous API keys: %s", exc)
+        return self.ring

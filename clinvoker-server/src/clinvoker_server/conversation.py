@@ -27,7 +27,7 @@ from typing import Any
 
 from clinvoker_server.errors import invalid_field
 
-__all__ = ["Turn", "flatten", "text_of"]
+__all__ = ["Turn", "check_text", "flatten", "text_of"]
 
 Turn = tuple[str, str]
 """(role, text) of one message, role ``user`` or ``assistant``."""
@@ -94,3 +94,11 @@ def join_system(texts: Iterable[str]) -> str | None:
     """The system prompt from system messages (``None`` when there is none)."""
     joined = "\n\n".join(t for t in texts if t.strip())
     return joined or None
+
+
+def check_text(value: str | None, param: str) -> None:
+    """Refuse a NUL character: it cannot be passed to a process (argv, environment)."""
+    if value and "\x00" in value:
+        raise invalid_field(
+            f"{param} contains a NUL character, which cannot be passed to a CLI; remove it", param
+        )

@@ -19,6 +19,7 @@ from clinvoker.errors import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from clinvoker_server.conversation import check_text
 from clinvoker_server.errors import Family, invalid_field
 from clinvoker_server.flags import check_extra_flags
 from clinvoker_server.jsonio import json_response, prepare_decoders, read_json
@@ -46,6 +47,8 @@ def _check_item(
     known: bool = True,
 ) -> str | None:
     """Check one task/step; return its resolved workdir."""
+    for i, flag in enumerate(extra):
+        check_text(flag, f"{param}.extra[{i}]")
     if known:
         server.host.backend(backend)
     principal.check_backend(backend)
@@ -93,6 +96,8 @@ async def parallel(request: Request) -> Response:
     for i, t in enumerate(body.tasks):
         if not t.prompt.strip():
             raise invalid_field(f"tasks[{i}].prompt is required", f"tasks[{i}].prompt")
+        for field in ("prompt", "model", "system_prompt", "workdir"):
+            check_text(getattr(t, field), f"tasks[{i}].{field}")
         backend = t.backend or server.config.default_backend
         workdir = _check_item(server, principal, backend, t.workdir, t.extra, f"tasks[{i}]")
         tasks.append(
@@ -140,6 +145,8 @@ async def chain(request: Request) -> Response:
     for i, s in enumerate(body.steps):
         if not s.prompt.strip():
             raise invalid_field(f"steps[{i}].prompt is required", f"steps[{i}].prompt")
+        for field in ("prompt", "model", "system_prompt", "workdir"):
+            check_text(getattr(s, field), f"steps[{i}].{field}")
         backend = s.backend or server.config.default_backend
         workdir = _check_item(server, principal, backend, s.workdir, s.extra, f"steps[{i}]")
         steps.append(
@@ -180,6 +187,8 @@ async def compare(request: Request) -> Response:
         raise invalid_field("backends are required; name at least one", "backends")
     if not body.prompt.strip():
         raise invalid_field("prompt is required", "prompt")
+    check_text(body.prompt, "prompt")
+    check_text(body.model, "model")
     workdir = None
     for i, name in enumerate(body.backends):
         workdir = _check_item(

@@ -32,6 +32,7 @@ from clinvoker.events import Done, Event
 from clinvoker.result import Result
 
 from clinvoker_server.concurrency import Concurrency, Lease
+from clinvoker_server.conversation import check_text
 
 if TYPE_CHECKING:
     from clinvoker.api import RunHandle
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from clinvoker_server.auth import Principal
     from clinvoker_server.telemetry import Telemetry
 
-__all__ = ["ActiveRun", "RunSpec", "Runs", "result_error"]
+__all__ = ["ActiveRun", "RunSpec", "Runs", "check_spec", "result_error"]
 
 T = TypeVar("T")
 
@@ -157,6 +158,7 @@ class Runs:
             raise BackendOverloaded(
                 "the server is shutting down", hint="retry against another instance"
             )
+        check_spec(spec)
         policy = principal.policy
         lease = await self.concurrency.acquire(
             spec.backend,
@@ -256,6 +258,18 @@ class Runs:
             job.cancel()
         if runs or jobs:
             await asyncio.gather(*(r.close() for r in runs), *jobs, return_exceptions=True)
+
+
+def check_spec(spec: RunSpec) -> None:
+    """Refuse text no process can take (NUL characters) before anything is started."""
+    check_text(spec.prompt, "prompt")
+    check_text(spec.system_prompt, "system_prompt")
+    check_text(spec.model, "model")
+    check_text(spec.workdir, "workdir")
+    for i, flag in enumerate(spec.extra_flags):
+        check_text(flag, f"extra[{i}]")
+    for key, value in (spec.metadata or {}).items():
+        check_text(key + value, f"metadata.{key}")
 
 
 def result_error(result: Result) -> ClinvokerError | None:

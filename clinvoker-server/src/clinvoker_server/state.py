@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from clinvoker.plugins import PluginHost
     from clinvoker.sessions import SessionStore
 
-    from clinvoker_server.auth import KeyRing
+    from clinvoker_server.auth import KeySource
     from clinvoker_server.health import Availability
     from clinvoker_server.models import ModelRouter
     from clinvoker_server.runs import Runs
@@ -37,7 +37,7 @@ class ServerState:
 
     config: Config
     host: PluginHost
-    keyring: KeyRing
+    keys: KeySource
     router: ModelRouter
     runs: Runs
     telemetry: Telemetry

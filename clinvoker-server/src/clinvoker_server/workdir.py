@@ -83,6 +83,10 @@ class WorkdirPolicy:
                 return None
             workdir = roots[0]
         raw = workdir
+        if "\x00" in raw:
+            raise invalid_field(
+                "invalid work directory: it contains a NUL character", param, cls=ValidationError
+            )
         if not os.path.isabs(raw):
             raise invalid_field(
                 f"invalid work directory {raw!r}: must be an absolute path",

@@ -12,7 +12,7 @@ from clinvoker.errors import AuthError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from clinvoker_server.auth import ANONYMOUS, KeyRing, presented_key
+from clinvoker_server.auth import ANONYMOUS, KeySource, presented_key
 from clinvoker_server.middleware._common import reject, state
 
 __all__ = ["OPEN_PATHS", "AuthMiddleware"]
@@ -23,23 +23,24 @@ OPEN_PATHS = frozenset({"/health"})
 class AuthMiddleware:
     """Checks the presented key against the key ring."""
 
-    def __init__(self, app: ASGIApp, *, keyring: KeyRing) -> None:
+    def __init__(self, app: ASGIApp, *, keys: KeySource) -> None:
         self.app = app
-        self.keyring = keyring
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         st = state(scope)
-        if not self.keyring.enabled or (
+        keyring = self.keys.current()
+        if not keyring.enabled or (
             scope["path"] in OPEN_PATHS and scope["method"] in ("GET", "HEAD")
         ):
             st["principal"] = ANONYMOUS
             await self.app(scope, receive, send)
             return
         try:
-            st["principal"] = self.keyring.authenticate(presented_key(Headers(scope=scope)))
+            st["principal"] = keyring.authenticate(presented_key(Headers(scope=scope)))
         except AuthError as exc:
             await reject(scope, receive, send, exc)
             return
