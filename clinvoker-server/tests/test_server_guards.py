@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -227,3 +229,21 @@ def test_rotating_the_key_file_takes_effect_without_a_restart(serve, tmp_path):
         replacement.replace(key_file)
         wait_until(lambda: status("new-key") == 200, timeout=5, what="the new key to work")
         assert status("old-key") == 401
+
+
+def _sockets() -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
+
+
+def test_connections_closed_by_clients_are_released(server):
+    with server.client() as warm:
+        warm.get("/health")
+    before = _sockets()
+    for _ in range(20):
+        with server.client() as c:
+            assert c.get("/health").status_code == 200
+    wait_until(lambda: _sockets() <= before, timeout=10, what="the server to close its sockets")

@@ -29,6 +29,9 @@ __all__ = ["bind_socket", "run_server", "serve"]
 
 log = logging.getLogger("clinvoker_server")
 
+IDLE_CAP_SECS = 5
+"""Longest time an idle keep-alive connection is kept (see :func:`serve`)."""
+
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0 = any free port)."""
@@ -95,8 +98,12 @@ async def serve(
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.graceful_timeout = float(cfg.shutdown_grace_secs)
-    hc.keep_alive_timeout = float(cfg.idle_timeout_secs or 120)
+    # Hypercorn notices that a client closed an idle keep-alive connection only when the idle
+    # timeout fires; until then the socket lingers in CLOSE_WAIT. A long idle timeout (the Go
+    # default is 120 s) would pile up descriptors under load, so idle connections are capped.
+    hc.keep_alive_timeout = float(min(cfg.idle_timeout_secs or IDLE_CAP_SECS, IDLE_CAP_SECS))
     hc.include_server_header = False
+    _close_idle_connections_on_hangup()
     stop = asyncio.Event()
     if shutdown_trigger is None:
         loop = asyncio.get_running_loop()
@@ -107,6 +114,31 @@ async def serve(
     if on_ready is not None:
         on_ready(url)
     await hypercorn_serve(app, hc, shutdown_trigger=shutdown_trigger, mode="asgi")  # type: ignore[arg-type]
+
+
+def _close_idle_connections_on_hangup() -> None:
+    """Make Hypercorn close a keep-alive connection as soon as its idle client hangs up.
+
+    Hypercorn (0.17-0.18) notices the client's FIN between requests but keeps the socket (in
+    CLOSE-WAIT) until ``keep_alive_timeout`` — ``server.idle_timeout_secs``, 120 s — so clients
+    that reconnect often pile up descriptors. Once the connection is idle and closed by the
+    peer, ask the TCP server to close it too (applied once per process).
+    """
+    from hypercorn.events import Closed
+    from hypercorn.protocol.h11 import H11Protocol
+
+    handle = H11Protocol.handle
+    if getattr(handle, "closes_on_hangup", False):
+        return
+
+    async def handle_then_close(self: Any, event: Any) -> None:
+        idle = isinstance(event, Closed) and self.stream is None
+        await handle(self, event)
+        if idle:
+            await self.send(Closed())
+
+    handle_then_close.closes_on_hangup = True  # type: ignore[attr-defined]
+    H11Protocol.handle = handle_then_close  # type: ignore[method-assign]
 
 
 def configure_logging(fmt: str) -> None:
