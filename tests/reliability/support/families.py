@@ -178,17 +178,24 @@ def ask(
     stream: bool,
     model: str = "claude",
     headers: dict[str, str] | None = None,
+    timeout: float | None = None,
+    hang_up_after: int | None = None,
 ) -> Answer:
-    """Send ``prompt`` through ``family`` and read the whole response as a client would."""
+    """Send ``prompt`` through ``family`` and read the response as a client would.
+
+    :param timeout: give up (:class:`httpx.TimeoutException`) when the server is silent this long.
+    :param hang_up_after: close the connection after this many lines of a streamed response.
+    """
     path, body = request_for(family, prompt, stream=stream, model=model)
     began = time.monotonic()
-    with client.stream("POST", path, json=body, headers=headers) as response:
+    kw: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    with client.stream("POST", path, json=body, headers=headers, **kw) as response:
         if not stream or response.status_code >= 400:
             raw = response.read()
             text, error, complete = _read_plain(family, response.status_code, raw)
             size = len(raw)
         else:
-            counted = _Counted(response.iter_lines())
+            counted = _Counted(response.iter_lines(), hang_up_after)
             if family == "native":
                 text, error, complete = _read_native_stream(counted)
             else:
@@ -198,16 +205,21 @@ def ask(
 
 
 class _Counted:
-    """Iterates lines and adds up their size."""
+    """Iterates lines (at most ``limit``) and adds up their size."""
 
-    def __init__(self, lines: Iterator[str]) -> None:
+    def __init__(self, lines: Iterator[str], limit: int | None = None) -> None:
         self._lines = lines
+        self._left = limit
         self.size = 0
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
+        if self._left is not None:
+            if self._left <= 0:
+                raise StopIteration
+            self._left -= 1
         line = next(self._lines)
         self.size += len(line) + 1
         return line

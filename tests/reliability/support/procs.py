@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 __all__ = [
     "alive",
     "children",
     "fd_count",
+    "fd_targets",
     "group_members",
     "rss_kib",
     "wait_until",
@@ -57,6 +59,18 @@ def children(pid: int) -> list[int]:
 def fd_count(pid: int) -> int:
     """How many file descriptors ``pid`` holds open."""
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def fd_targets(pid: int) -> Counter[str]:
+    """What ``pid``'s descriptors point at (``socket:``, ``pipe:``, paths...), counted by kind."""
+    kinds: Counter[str] = Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        kinds[target.split("[")[0] if "[" in target else target] += 1
+    return kinds
 
 
 def rss_kib(pid: int) -> int:
