@@ -257,3 +257,20 @@ def test_close_without_start_is_harmless() -> None:
         return await Runner().process(py("print(1)")).close()
 
     assert asyncio.run(scenario()) is None
+
+
+def test_cancelling_while_the_process_is_being_spawned_leaves_nothing_running() -> None:
+    async def scenario() -> Process:
+        proc = Runner().process(fake("--hang"))
+        task = asyncio.create_task(proc.start())
+        await asyncio.sleep(0)  # one turn of the loop: the child exists, its pipes are connecting
+        assert proc.pid is None or proc.returncode is None
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return proc
+
+    proc = asyncio.run(scenario())
+    assert proc.pid is not None
+    assert proc.returncode is not None  # stopped and reaped
+    assert not pid_alive(proc.pid)

@@ -33,7 +33,8 @@ import contextlib
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -51,6 +52,7 @@ __all__ = [
     "Process",
     "ProcessExit",
     "Runner",
+    "settle",
 ]
 
 DEFAULT_GRACE_S = 2.0
@@ -59,6 +61,8 @@ DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longest stdout line accepted (64 MiB); longer means malformed output."""
 DEFAULT_STDERR_TAIL_BYTES = 64 * 1024
 """How much of the end of stderr is kept for error messages."""
+
+T = TypeVar("T")
 
 _PAUSE_ABOVE = 8 * 1024 * 1024  # unread complete lines before stdout reading pauses
 _RESUME_BELOW = 1024 * 1024
@@ -214,55 +218,57 @@ class Process:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Spawn the process (in its own process group) and feed its stdin."""
+        """Spawn the process (in its own process group) and feed its stdin.
+
+        Cancellation while spawning never leaves a process behind: the spawn is allowed to
+        finish (interrupting it can hang asyncio), then the new process group is stopped.
+        """
         if self._started:
             raise RuntimeError("process already started")
         self._started = True
         self._invocation = Invocation(self.command, self.executable, self._extra_env)
-        argv, env = self._invocation.argv, self._invocation.env
-        loop = asyncio.get_running_loop()
-        stdin = subprocess.PIPE if self.command.stdin is not None else subprocess.DEVNULL
         try:
-            await self._spawn(loop, argv, env, stdin)
-        finally:
+            transport = await settle(self._spawn())
+        except asyncio.CancelledError:
             self._spawn_done.set()
-
-    async def _spawn(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        argv: list[str],
-        env: dict[str, str],
-        stdin: int,
-    ) -> None:
-        cwd = self.command.cwd
-        try:
-            transport, _ = await loop.subprocess_exec(
-                lambda: _Protocol(self),
-                *argv,
-                stdin=stdin,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            self._cleanup_files()
-            raise BackendUnavailable(
-                f"cannot start {argv[0]!r}: {exc.strerror or exc}",
-                hint="check that the CLI is installed and executable",
-            ) from exc
+            await settle(self.close(), swallow=True)
+            raise
         except BaseException:
             self._transport, self.pid = None, None
             self._cleanup_files()
             raise
+        finally:
+            self._spawn_done.set()
         if self.command.stdin is not None:
             pipe = transport.get_pipe_transport(0)
             assert isinstance(pipe, asyncio.WriteTransport)
             pipe.write(self.command.stdin)
             pipe.close()  # closes once the data is flushed
         if self.timeout_s is not None:
+            loop = asyncio.get_running_loop()
             self._timer = loop.call_later(max(0.0, self.timeout_s), self._on_timeout)
+
+    async def _spawn(self) -> asyncio.SubprocessTransport:
+        assert self._invocation is not None
+        argv = self._invocation.argv
+        stdin = subprocess.PIPE if self.command.stdin is not None else subprocess.DEVNULL
+        try:
+            transport, _ = await asyncio.get_running_loop().subprocess_exec(
+                lambda: _Protocol(self),
+                *argv,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self.command.cwd,
+                env=self._invocation.env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise BackendUnavailable(
+                f"cannot start {argv[0]!r}: {exc.strerror or exc}",
+                hint="check that the CLI is installed and executable",
+            ) from exc
+        return transport
 
     async def lines(self) -> AsyncIterator[bytes]:
         """Stdout lines without their trailing ``\\n``, as they arrive; ends at EOF or when stopped."""
@@ -447,3 +453,24 @@ class Process:
     def __repr__(self) -> str:
         state = "new" if self._transport is None else f"pid={self.pid}"
         return f"<Process {self.command.argv[0]!r} {state}>"
+
+
+async def settle(coro: Coroutine[Any, Any, T], *, swallow: bool = False) -> T:
+    """Await ``coro`` to completion even if the caller is cancelled meanwhile.
+
+    For work that must not be cut short: spawning (interrupting asyncio's pipe setup can hang
+    it) and stopping a process group. The cancellation is re-raised afterwards, or dropped with
+    ``swallow`` (when the caller is already handling one).
+    """
+    task = asyncio.ensure_future(coro)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    if cancelled and not swallow:
+        raise asyncio.CancelledError
+    return task.result()
