@@ -187,6 +187,9 @@ def test_each_key_has_its_own_bucket_and_policy(serve):
     assert write.json()["error"]["code"] == "forbidden"
     assert wrong_backend.status_code == 403
     assert wrong_backend.json()["error"]["type"] == "permission_error"
+    with server.client() as c:
+        listed = c.get("/openai/v1/models", headers={"x-api-key": "other-key"}).json()["data"]
+    assert {m["id"].split("/")[0] for m in listed} == {"stub2"}
 
 
 def test_access_and_audit_logs_never_contain_keys(serve, tmp_path):

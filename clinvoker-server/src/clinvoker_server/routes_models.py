@@ -1,7 +1,7 @@
 """``GET /openai/v1/models[/{id}]`` and ``GET /anthropic/v1/models[/{id}]``.
 
 Both list exactly the ids model routing accepts (:meth:`ModelRouter.entries`), in a stable
-order. The Anthropic list always says ``has_more: false`` (the SDK would otherwise paginate
+order — less those a named key's policy does not allow. The Anthropic list always says ``has_more: false`` (the SDK would otherwise paginate
 forever) with ``first_id``/``last_id``.
 """
 
@@ -16,9 +16,23 @@ from clinvoker_server.anthropic_wire import AnthropicModel, AnthropicModelList
 from clinvoker_server.jsonio import json_response
 from clinvoker_server.models import ModelEntry
 from clinvoker_server.openai_wire import Model, ModelList
-from clinvoker_server.state import server_of
+from clinvoker_server.state import principal_of, server_of
 
 __all__ = ["anthropic_model", "anthropic_models", "openai_model", "openai_models"]
+
+
+def _visible(request: Request) -> list[ModelEntry]:
+    """The ids routing accepts that this request's key may use."""
+    policy = principal_of(request).policy
+    entries = server_of(request).router.entries()
+    if policy is None:
+        return entries
+    return [
+        e
+        for e in entries
+        if (not policy.models or e.id in policy.models)
+        and (not policy.backends or e.backend in policy.backends)
+    ]
 
 
 def _openai(entry: ModelEntry, created: int) -> Model:
@@ -33,7 +47,7 @@ def _anthropic(entry: ModelEntry, created: int) -> AnthropicModel:
 async def openai_models(request: Request) -> Response:
     """``GET /openai/v1/models``."""
     server = server_of(request)
-    data = [_openai(e, server.created) for e in server.router.entries()]
+    data = [_openai(e, server.created) for e in _visible(request)]
     return json_response(ModelList(data=data))
 
 
@@ -47,7 +61,7 @@ async def openai_model(request: Request) -> Response:
 async def anthropic_models(request: Request) -> Response:
     """``GET /anthropic/v1/models``."""
     server = server_of(request)
-    data = [_anthropic(e, server.created) for e in server.router.entries()]
+    data = [_anthropic(e, server.created) for e in _visible(request)]
     return json_response(
         AnthropicModelList(
             data=data,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
@@ -24,6 +25,8 @@ __all__ = [
     "sse_data",
     "sse_event",
 ]
+
+log = logging.getLogger("clinvoker_server")
 
 KEEPALIVE_COMMENT = b": keepalive\n\n"
 KEEPALIVE_PING = b'event: ping\ndata: {"type":"ping"}\n\n'
@@ -83,9 +86,14 @@ class StreamResponse:
                 await self.frames.aclose()  # type: ignore[attr-defined]
             if self.on_close is not None:
                 await self.on_close()
-        if pump.done() and not pump.cancelled() and pump.exception() is None:
-            with contextlib.suppress(Exception):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if pump.done() and not pump.cancelled():
+            failure = pump.exception()
+            if failure is None:
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif not isinstance(failure, OSError):
+                # The response is cut without its end, so the client sees a broken stream.
+                log.error("stream failed on %s", scope.get("path"), exc_info=failure)
 
     async def _pump(self, send: Send) -> None:
         it = self.frames.__aiter__()
