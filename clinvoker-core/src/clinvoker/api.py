@@ -26,42 +26,16 @@ clinvk session (created before the run, updated after it) unless ``ephemeral=Tru
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Unpack
 
-import msgspec
-
-from clinvoker.errors import (
-    BackendCrashed,
-    BackendError,
-    BackendUnavailable,
-    Cancelled,
-    RunTimeout,
-    UsageError,
-    ValidationError,
-)
-from clinvoker.request import (
-    APPROVAL_MODES,
-    OUTPUT_MODES,
-    SANDBOX_MODES,
-    ApprovalMode,
-    OutputMode,
-    RunRequest,
-    SandboxMode,
-)
+from clinvoker.errors import BackendCrashed, BackendError, Cancelled, RunTimeout
 from clinvoker.run_handle import RunHandle
+from clinvoker.run_plan import RunOptions, RunPlan
 
 if TYPE_CHECKING:
-    from clinvoker.backend import Backend
-    from clinvoker.config import Config
     from clinvoker.events import Event
-    from clinvoker.plugins import PluginHost
     from clinvoker.result import Result
-    from clinvoker.runner import Runner
-    from clinvoker.sessions import Session, SessionStore
 
 __all__ = [
     "RunHandle",
@@ -75,65 +49,47 @@ __all__ = [
 ]
 
 
-class RunOptions(TypedDict, total=False):
-    """Keyword arguments accepted by :func:`start`, :func:`prepare`, :func:`stream`, :func:`run`."""
-
-    backend: str | None
-    model: str | None
-    workdir: str | os.PathLike[str] | None
-    resume: str | None
-    continue_last: bool
-    ephemeral: bool
-    approval_mode: str | None
-    sandbox_mode: str | None
-    allowed_tools: Sequence[str] | None
-    disallowed_tools: Sequence[str] | None
-    max_turns: int | None
-    system_prompt: str | None
-    system_prompt_mode: str | None
-    timeout: float | None
-    extra_flags: Sequence[str]
-    env: Mapping[str, str] | None
-    add_dirs: Sequence[str]
-    verbose: bool | None
-    tags: Sequence[str]
-    metadata: Mapping[str, Any] | None
-    owner: str | None
-    output: str
-    config: Config | None
-    store: SessionStore | None
-    host: PluginHost | None
-    runner: Runner | None
-
-
 def start(prompt: str, **options: Unpack[RunOptions]) -> RunHandle:
     """Resolve a run and return its :class:`RunHandle`; the CLI starts when the handle is iterated.
 
+    Resolution happens now, so mistakes surface before anything runs; unless ``ephemeral``,
+    the clinvk session is created now too (``handle.session``), with status ``active``.
+
     :param prompt: what to ask.
-    :param backend: backend name; default: config ``default_backend``.
-    :param model: model or alias (``fast``, ``best``...); default: config
-        ``backends.<b>.model``, then the backend's default.
-    :param workdir: working directory of the CLI (default: the current directory).
-    :param resume: clinvk session id or unique prefix to continue (its backend, workdir and
-        backend conversation are reused).
+    :param backend: backend name (default: config ``default_backend``).
+    :param model: model or alias such as ``fast`` or ``best`` (default: config
+        ``backends.<b>.model``, then the backend's default).
+    :param workdir: working directory of the CLI (default: the current directory); stored
+        absolute in the session.
+    :param resume: clinvk session id or unique prefix to continue; its backend, workdir and
+        backend conversation are reused.
     :param continue_last: continue the newest resumable session of this backend in this
-        workdir, or start a new one when there is none.
-    :param ephemeral: keep no clinvk session and have the backend leave no conversation behind.
-    :param approval_mode: ``default|auto|none|always``; :param sandbox_mode:
-        ``default|read-only|workspace|full``; :param allowed_tools: / :param disallowed_tools:
-        tool names; :param max_turns: agent turn limit; :param system_prompt: and
-        :param system_prompt_mode: (``replace|append``); :param timeout: seconds before the whole
-        process group is stopped; :param extra_flags: appended to the CLI's argv; :param env:
-        extra environment; :param add_dirs: extra directories the agent may use;
-        :param verbose: ask the CLI for verbose output.
-    :param tags: / :param metadata: / :param owner: recorded in the new session.
+        workdir (and owner), or start a new one when there is none.
+    :param ephemeral: record no clinvk session and have the backend leave no conversation.
+    :param approval_mode: ``default``, ``auto``, ``none`` or ``always``.
+    :param sandbox_mode: ``default``, ``read-only``, ``workspace`` or ``full``.
+    :param allowed_tools: tools the agent may use (default: config).
+    :param disallowed_tools: tools the agent may not use (default: config).
+    :param max_turns: agent turn limit (default: config ``unified_flags.max_turns``).
+    :param system_prompt: system prompt (default: config ``backends.<b>.system_prompt``).
+    :param system_prompt_mode: ``replace`` (default) or ``append``.
+    :param timeout: seconds before the whole process group is stopped (default: config
+        ``unified_flags.command_timeout_secs``; none when 0).
+    :param extra_flags: appended to the CLI's argv, before ``backends.<b>.extra_flags``.
+    :param env: extra environment for the CLI (over ``backends.<b>.env``).
+    :param add_dirs: extra directories the agent may use.
+    :param verbose: ask the CLI for verbose output (default: config).
+    :param tags: added to config ``session.default_tags`` on the new session.
+    :param metadata: stored on the new session.
+    :param owner: who the session belongs to (the server passes the API key's name).
     :param output: what the CLI prints: ``stream`` (default), ``json`` or ``text``.
-    :param config: / :param store: / :param host: / :param runner: injected dependencies
-        (loaded or created when ``None``).
+    :param config: configuration (default: :func:`~clinvoker.config.load_config`).
+    :param store: session store (default: :func:`~clinvoker.sessions.open_store`).
+    :param host: plugin host (default: the process-wide one).
+    :param runner: the :class:`~clinvoker.runner.Runner` (limits, grace period).
     :raises ClinvokerError: unknown backend, missing CLI, unknown session, invalid option.
     """
-    plan = _Plan(prompt, options, dry_run=False)
-    return plan.handle()
+    return RunPlan(prompt, options, dry_run=False).handle()
 
 
 def prepare(prompt: str, **options: Unpack[RunOptions]) -> RunHandle:
@@ -142,11 +98,15 @@ def prepare(prompt: str, **options: Unpack[RunOptions]) -> RunHandle:
     For ``--dry-run``: ``handle.command`` is what would run. A missing CLI is not an error here;
     ``handle.executable`` is then ``None`` and ``argv[0]`` the bare executable name.
     """
-    return _Plan(prompt, options, dry_run=True).handle()
+    return RunPlan(prompt, options, dry_run=True).handle()
 
 
 async def stream(prompt: str, **options: Unpack[RunOptions]) -> AsyncIterator[Event]:
-    """The events of one run (ending with ``Done``); leaving the loop early stops the CLI."""
+    """The events of one run, ending with ``Done``.
+
+    Closing the generator stops the CLI; to stop it as soon as you leave the loop early, wrap
+    it: ``async with contextlib.aclosing(clinvoker.stream(...)) as events:``.
+    """
     handle = start(prompt, **options)
     async with handle:
         async for event in handle:
@@ -201,197 +161,3 @@ def raise_for_error(result: Result) -> Result:
         backend=result.backend,
         backend_exit_code=result.exit_code,
     )
-
-
-# -- resolution --------------------------------------------------------------------------------
-
-
-def _check_choice(what: str, value: str | None, allowed: Sequence[str]) -> None:
-    if value is not None and value not in allowed:
-        raise ValidationError(f"{what} {value!r} is not one of {', '.join(allowed)}")
-
-
-class _Plan:
-    """Everything :func:`start` and :func:`prepare` resolve, in order."""
-
-    def __init__(self, prompt: str, options: RunOptions, *, dry_run: bool) -> None:
-        self.prompt = prompt
-        self.opts = options
-        self.dry_run = dry_run
-        _check_choice("approval mode", options.get("approval_mode"), APPROVAL_MODES)
-        _check_choice("sandbox mode", options.get("sandbox_mode"), SANDBOX_MODES)
-        _check_choice(
-            "system prompt mode", options.get("system_prompt_mode"), ("replace", "append")
-        )
-        _check_choice("output", options.get("output"), OUTPUT_MODES)
-        if options.get("resume") and options.get("continue_last"):
-            raise UsageError("resume and continue_last contradict each other; pass one")
-        if options.get("ephemeral") and (options.get("resume") or options.get("continue_last")):
-            raise UsageError(
-                "an ephemeral run keeps no session, so it cannot resume one; drop ephemeral"
-            )
-        timeout = options.get("timeout")
-        if timeout is not None and timeout <= 0:
-            raise ValidationError(f"timeout must be a positive number of seconds, got {timeout}")
-        self.host = options.get("host") or _default_host()
-        self.config = options.get("config") or _load_config()
-        self._store = options.get("store")
-
-    @property
-    def store(self) -> SessionStore:
-        if self._store is None:
-            from clinvoker.sessions import open_store
-
-            self._store = open_store(self.config, self.host)
-        return self._store
-
-    def handle(self) -> RunHandle:
-        opts = self.opts
-        resumed = self._session_to_resume()
-        name = resumed.backend if resumed is not None else self._backend_name()
-        backend = self.host.backend(name)
-        if self.config.backend(name).enabled is False:
-            raise BackendUnavailable(
-                f"backend {name!r} is disabled in the config (backends.{name}.enabled: false)",
-                hint=f"set backends.{name}.enabled to true to use it",
-                backend=name,
-            )
-        workdir = self._workdir(resumed)
-        if resumed is None and opts.get("continue_last"):
-            resumed = self.store.latest_resumable(
-                backend=name, workdir=workdir, owner=opts.get("owner")
-            )
-        request = self._request(backend, workdir, resumed)
-        command = self.host.build_command(backend, request)
-        executable = self._executable(backend)
-        if executable is not None and command.argv and command.argv[0] == backend.executable:
-            command = msgspec.structs.replace(command, argv=(executable, *command.argv[1:]))
-        if command.cwd is None:
-            command = msgspec.structs.replace(command, cwd=workdir)
-        session = resumed
-        if session is None and not request.ephemeral and not self.dry_run:
-            session = self.store.create(
-                backend=name,
-                workdir=workdir,
-                model=request.model,
-                initial_prompt=self.prompt,
-                tags=[*self.config.session.default_tags, *opts.get("tags", ())],
-                metadata=opts.get("metadata"),
-                owner=opts.get("owner"),
-            )
-        return RunHandle(
-            request=request,
-            command=command,
-            backend=backend,
-            executable=executable,
-            session=session,
-            store=None if request.ephemeral else self._store,
-            config=self.config,
-            host=self.host,
-            runner=opts.get("runner"),
-            dry_run=self.dry_run,
-        )
-
-    def _backend_name(self) -> str:
-        return self.opts.get("backend") or self.config.default_backend
-
-    def _session_to_resume(self) -> Session | None:
-        ref = self.opts.get("resume")
-        if not ref:
-            return None
-        session = self.store.get(ref, owner=self.opts.get("owner"))
-        explicit = self.opts.get("backend")
-        if explicit and explicit != session.backend:
-            raise ValidationError(
-                f"session {session.short_id} belongs to backend {session.backend!r}, "
-                f"not {explicit!r}; drop the backend or pick another session"
-            )
-        if not session.backend_session_id:
-            raise ValidationError(
-                f"session {session.short_id} has no backend conversation id (its run ended "
-                "before the CLI reported one), so it cannot be resumed; start a new session"
-            )
-        return session
-
-    def _workdir(self, resumed: Session | None) -> str:
-        given = self.opts.get("workdir")
-        path = _absolute_dir(given) if given is not None else None
-        if resumed is not None and resumed.working_dir:
-            if path is not None and path != resumed.working_dir:
-                raise ValidationError(
-                    f"session {resumed.short_id} belongs to {resumed.working_dir}, not {path}; "
-                    "drop the workdir to resume it there"
-                )
-            return resumed.working_dir
-        return path if path is not None else str(Path.cwd().resolve())
-
-    def _request(self, backend: Backend, workdir: str, resumed: Session | None) -> RunRequest:
-        opts, unified = self.opts, self.config.unified_flags
-        bcfg = self.config.backend(backend.name)
-        approval = opts.get("approval_mode") or unified.approval_mode
-        if approval == "default" and bcfg.approval_mode:
-            approval = bcfg.approval_mode
-        sandbox = opts.get("sandbox_mode") or unified.sandbox_mode
-        if sandbox == "default" and bcfg.sandbox_mode:
-            sandbox = bcfg.sandbox_mode
-        model = opts.get("model") or bcfg.model or backend.default_model
-        allowed, disallowed = opts.get("allowed_tools"), opts.get("disallowed_tools")
-        max_turns = opts.get("max_turns")
-        timeout = opts.get("timeout")
-        verbose = opts.get("verbose")
-        new_id = None
-        if resumed is None and not opts.get("ephemeral") and "session_id" in backend.capabilities:
-            new_id = str(uuid.uuid4())
-        return RunRequest(
-            prompt=self.prompt,
-            backend=backend.name,
-            model=backend.resolve_model(model),
-            workdir=workdir,
-            add_dirs=tuple(_absolute_dir(d) for d in opts.get("add_dirs", ())),
-            system_prompt=opts.get("system_prompt") or bcfg.system_prompt or None,
-            system_prompt_mode=cast(Any, opts.get("system_prompt_mode") or "replace"),
-            resume_session_id=resumed.backend_session_id if resumed is not None else None,
-            new_session_id=new_id,
-            resume_state=dict(resumed.backend_state) if resumed is not None else {},
-            ephemeral=bool(opts.get("ephemeral")),
-            approval_mode=cast(ApprovalMode, approval),
-            sandbox_mode=cast(SandboxMode, sandbox),
-            allowed_tools=tuple(allowed if allowed is not None else bcfg.allowed_tools),
-            disallowed_tools=tuple(disallowed if disallowed is not None else bcfg.disallowed_tools),
-            max_turns=max_turns if max_turns is not None else (unified.max_turns or None),
-            output=cast(OutputMode, opts.get("output") or "stream"),
-            verbose=verbose if verbose is not None else unified.verbose,
-            extra_flags=(*opts.get("extra_flags", ()), *bcfg.extra_flags),
-            env={**bcfg.env, **(opts.get("env") or {})},
-            timeout_s=timeout if timeout is not None else (unified.command_timeout_secs or None),
-        )
-
-    def _executable(self, backend: Backend) -> str | None:
-        from clinvoker.availability import find_executable, require_executable
-
-        if self.dry_run:
-            return find_executable(backend, self.config)
-        return require_executable(backend, self.config)
-
-
-def _absolute_dir(path: str | os.PathLike[str]) -> str:
-    resolved = Path(path).expanduser().resolve()
-    if not resolved.is_dir():
-        what = "does not exist" if not resolved.exists() else "is not a directory"
-        raise UsageError(
-            f"working directory {os.fspath(path)!r} {what}",
-            hint="pass an existing directory",
-        )
-    return str(resolved)
-
-
-def _default_host() -> PluginHost:
-    from clinvoker.plugins import get_host
-
-    return get_host()
-
-
-def _load_config() -> Config:
-    from clinvoker.config import load_config
-
-    return load_config()
