@@ -126,8 +126,11 @@ def test_ephemeral_runs_keep_no_session_and_clean_up_the_backend_side(world: Fak
     assert world.store.count() == 0
     run_call, cleanup_call = world.calls()
     assert "--ephemeral" in run_call["argv"]
-    assert "--session-id" not in run_call["argv"]
-    assert cleanup_call["argv"] == ["--delete-session", result.session_id]
+    # the conversation id is preset, so cleanup can delete it even when the CLI never prints it
+    preset = run_call["argv"][run_call["argv"].index("--session-id") + 1]
+    assert preset == handle.request.new_session_id
+    assert result.session_id == preset
+    assert cleanup_call["argv"] == ["--delete-session", preset]
     assert cleanup_call["cwd"] == str(world.workdir.resolve())
 
 

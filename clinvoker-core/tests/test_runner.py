@@ -92,6 +92,31 @@ def test_files_are_private_substituted_in_argv_and_env_and_removed(tmp_path: Pat
     assert not os.path.exists(os.path.dirname(info["path"]))
 
 
+def argv_seen_by_child(command: Command) -> list[str]:
+    lines, outcome = asyncio.run(collect(Runner().process(command)))
+    assert outcome.exit_code == 0
+    seen: list[str] = json.loads(lines[0])
+    return seen
+
+
+ECHO_ARGV = "import json,sys; print(json.dumps(sys.argv[1:]))"
+
+
+def test_user_text_that_looks_like_a_file_placeholder_reaches_the_cli_verbatim() -> None:
+    prompt = "compare {file:notes.md} with {file:system.md}"
+    assert argv_seen_by_child(Command(argv=(sys.executable, "-c", ECHO_ARGV, prompt))) == [prompt]
+    # with files, only the names the backend asked for are placeholders
+    with_files = Command(argv=(sys.executable, "-c", ECHO_ARGV, prompt), files={"system.md": b"x"})
+    (seen,) = argv_seen_by_child(with_files)
+    assert seen.startswith("compare {file:notes.md} with /")
+    assert seen.endswith("/system.md")
+
+
+def test_a_nul_byte_in_an_argument_is_a_clear_usage_error() -> None:
+    with pytest.raises(UsageError, match="NUL"):
+        run_all(Command(argv=(sys.executable, "-c", "pass", "a\x00b")))
+
+
 def test_environment_is_inherited_extended_and_can_drop_variables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -73,15 +73,12 @@ class Invocation:
 
 
 def _substitute(text: str, paths: Mapping[str, str]) -> str:
-    if "{file:" not in text:
+    if not paths or "{file:" not in text:
         return text
 
     def repl(m: re.Match[str]) -> str:
-        try:
-            return paths[m[1]]
-        except KeyError:
-            raise BackendCrashed(
-                f"the command refers to {m[0]} but the backend gave no file of that name"
-            ) from None
+        # Only names the backend asked for are placeholders; anything else (e.g. a user's prompt
+        # that happens to contain "{file:x}") is left exactly as written.
+        return paths.get(m[1], m[0])
 
     return _FILE_REF.sub(repl, text)

@@ -205,7 +205,9 @@ class RunPlan:
         timeout = opts.get("timeout")
         verbose = opts.get("verbose")
         new_id = None
-        if resumed is None and not opts.get("ephemeral") and "session_id" in backend.capabilities:
+        # Preset the conversation id even for ephemeral runs: the CLI may not print it (text
+        # mode), and ephemeral cleanup needs it to delete the conversation afterwards.
+        if resumed is None and "session_id" in backend.capabilities:
             new_id = str(uuid.uuid4())
         return RunRequest(
             prompt=self.prompt,

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from clinvoker.errors import BackendUnavailable
+from clinvoker.errors import BackendUnavailable, UsageError
 from clinvoker.invocation import Invocation
 from clinvoker.line_framer import LineFramer
 from clinvoker.process_group import signal_group, stop_group, stop_leftovers, wait_dead
@@ -267,6 +267,11 @@ class Process:
             raise BackendUnavailable(
                 f"cannot start {argv[0]!r}: {exc.strerror or exc}",
                 hint="check that the CLI is installed and executable",
+            ) from exc
+        except ValueError as exc:  # e.g. "embedded null byte" in an argument or env value
+            raise UsageError(
+                f"cannot start {argv[0]!r}: {exc}",
+                hint="a NUL character cannot be passed on a command line; remove it from the prompt or flags",
             ) from exc
         return transport
 
