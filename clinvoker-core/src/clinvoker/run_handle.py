@@ -187,7 +187,9 @@ class RunHandle:
                 result = self._final_result(outcome, state, captured)
             for event in self._closing_events(result):
                 yield self._stamp(event)
-            self._record(result)
+            unsaved = self._record(result)
+            if unsaved is not None:  # the answer stands, but the user must know it was not kept
+                yield self._stamp(unsaved)
             if self.request.ephemeral and outcome is not None:
                 await self._cleanup(result)
             self._result = result
@@ -352,10 +354,14 @@ class RunHandle:
             error_code=_CANCELLED,
         )
 
-    def _record(self, result: Result) -> None:
-        """Account for the run in the clinvk session (under the store's lock), once."""
+    def _record(self, result: Result) -> Error | None:
+        """Account for the run in the clinvk session (under the store's lock), once.
+
+        Returns a non-fatal :class:`~clinvoker.events.Error` saying why the session could not
+        be updated (read-only or full disk...), for the caller to pass on; ``None`` when saved.
+        """
         if self.session is None or self.store is None or self._recorded:
-            return
+            return None
         self._recorded = True
         keep_usage = self.config.session.store_token_usage
         try:
@@ -363,7 +369,9 @@ class RunHandle:
                 self.session.id, lambda s: s.record_turn(result, store_token_usage=keep_usage)
             )
         except ClinvokerError as exc:
-            self._events.append(Error(message=str(exc), code=exc.code, fatal=False))
+            message = f"this turn was not saved in session {self.session.short_id}: {exc}"
+            return Error(message=message, code=exc.code, fatal=False)
+        return None
 
     async def _cleanup(self, result: Result) -> None:
         """Run the backend's cleanup commands after an ephemeral run (errors ignored)."""
