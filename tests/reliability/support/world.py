@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +79,34 @@ class World:
         return path
 
     def clinvk(
-        self, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        timeout: float = 60.0,
+        env: dict[str, str] | None = None,
+        wrap: Callable[[list[str]], list[str]] | None = None,
     ) -> Completed:
-        """Run ``clinvk ARGS`` in the work dir as a real subprocess."""
+        """Run ``clinvk ARGS`` in the work dir as a real subprocess.
+
+        :param wrap: turns the argv into the one to run (e.g. inside a mount namespace).
+        """
+        argv = [str(clinvk_executable()), *args]
         return run_process(
-            [str(clinvk_executable()), *args],
+            wrap(argv) if wrap is not None else argv,
             {**self.env, **(env or {})},
             cwd=self.workdir,
             timeout=timeout,
+        )
+
+    def popen_clinvk(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start ``clinvk ARGS`` (its own process group, output discarded) without waiting."""
+        return subprocess.Popen(
+            [str(clinvk_executable()), *args],
+            env=self.env,
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     def calls(self) -> list[dict[str, Any]]:
