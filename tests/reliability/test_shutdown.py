@@ -1,0 +1,97 @@
+"""SIGTERM to ``clinvk serve`` while 20 streams are running.
+
+New requests are refused at once; runs in flight may finish within ``shutdown_grace_secs``;
+whatever is still running after that is stopped — its whole process group — and the server
+exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import httpx
+
+from reliability.conftest import GRACE_S, server_config
+from reliability.support.families import FAMILIES, Answer, ask
+from reliability.support.procs import wait_until
+from reliability.support.server import ServerProcess
+from reliability.support.world import World
+
+STREAMS = 20
+
+
+def start_streams(
+    pool: ThreadPoolExecutor, server: ServerProcess, fault: str
+) -> list[tuple[str, Future[Answer]]]:
+    def one(n: int, prompt: str) -> Answer:
+        with server.client(timeout=60) as client:
+            return ask(client, FAMILIES[n % len(FAMILIES)], prompt, stream=True)
+
+    started = []
+    for n in range(STREAMS):
+        prompt = f"stream {n} {uuid.uuid4().hex} FAULT:{fault}"
+        started.append((prompt, pool.submit(one, n, prompt)))
+    return started
+
+
+def refused(server: ServerProcess) -> bool:
+    """Whether a new request is turned away (connection refused, or 503)."""
+    try:
+        with server.client(timeout=5) as client:
+            status = client.get("/openai/v1/models").status_code
+    except httpx.TransportError:
+        return True
+    return status == 503
+
+
+def test_sigterm_drains_the_streams_in_flight_and_refuses_new_ones(world: World) -> None:
+    config = server_config(shutdown_grace_secs=20, request_timeout_secs=60)
+    with (
+        ServerProcess(world, config=config, env={"FAULTY_DELAY": "0.1"}) as server,
+        ThreadPoolExecutor(STREAMS) as pool,
+    ):
+        streams = start_streams(pool, server, "slow")
+        wait_until(lambda: len(world.calls()) == STREAMS, timeout=30, what="20 CLIs running")
+        server.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        began = time.monotonic()
+        wait_until(lambda: refused(server), timeout=5, what="new requests to be refused")
+        assert all(not future.done() for _, future in streams), "a run ended before its time"
+        assert refused(server)
+        answers = [(prompt, future.result(timeout=60)) for prompt, future in streams]
+        rc = server.stop(timeout=30)
+        stopped_after = time.monotonic() - began
+    for prompt, answer in answers:
+        assert answer.error is None, answer
+        assert answer.complete
+        assert answer.text == f"echo: {prompt}"
+    assert rc == 0
+    assert stopped_after < 20, "the server waited for the whole grace period with nothing to do"
+    assert not any(world.leftovers(call) for call in world.calls())
+
+
+def test_sigterm_stops_runs_still_going_after_the_grace_period(world: World) -> None:
+    grace = 2
+    config = server_config(shutdown_grace_secs=grace, request_timeout_secs=60)
+    with ServerProcess(world, config=config) as server, ThreadPoolExecutor(STREAMS) as pool:
+        streams = start_streams(pool, server, "noterm")  # ignores SIGTERM, and so does its child
+        wait_until(lambda: len(world.calls()) == STREAMS, timeout=30, what="20 CLIs running")
+        began = time.monotonic()
+        rc = server.stop(timeout=30)
+        stopped_after = time.monotonic() - began
+        outcomes = []
+        for _, future in streams:
+            try:
+                outcomes.append(future.result(timeout=30))
+            except httpx.HTTPError as exc:  # the connection was cut: the client knows
+                outcomes.append(exc)
+    assert rc == 0
+    assert stopped_after < grace + GRACE_S + 4, f"took {stopped_after:.1f}s to stop"
+    calls = world.calls()
+    assert len(calls) == STREAMS
+    left = {call["pid"]: world.leftovers(call) for call in calls if world.leftovers(call)}
+    assert not left, f"processes left after shutdown: {left}"
+    for outcome in outcomes:  # no stream looks like a complete answer
+        assert isinstance(outcome, httpx.HTTPError) or outcome.error or not outcome.complete
