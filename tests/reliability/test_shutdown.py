@@ -81,7 +81,7 @@ def test_sigterm_stops_runs_still_going_after_the_grace_period(world: World) -> 
         began = time.monotonic()
         rc = server.stop(timeout=30)
         stopped_after = time.monotonic() - began
-        outcomes = []
+        outcomes: list[Answer | httpx.HTTPError] = []
         for _, future in streams:
             try:
                 outcomes.append(future.result(timeout=30))
