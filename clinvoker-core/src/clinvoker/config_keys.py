@@ -206,13 +206,14 @@ def normalize(value: Any, tp: Any, path: list[str], source: str) -> Any:
     if _is_struct(base):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a section of keys, got {show_value(value)}")
+        fields = struct_fields(base)  # also fills _REQUIRED[base], even for an empty section
         out: dict[str, Any] = {}
         for raw_key, item in value.items():
             name = _field_name(base, str(raw_key))
             if name is None:
                 raise unknown_key_error(path, str(raw_key), base, source)
             if item is not None:
-                out[name] = normalize(item, struct_fields(base)[name], [*path, name], source)
+                out[name] = normalize(item, fields[name], [*path, name], source)
         missing = [f for f in _REQUIRED[base] if f not in out]
         if missing:
             raise ConfigError(f"{where}: missing required key '{missing[0]}'")
