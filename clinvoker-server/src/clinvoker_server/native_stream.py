@@ -16,6 +16,12 @@ Done               ``done`` ``{exit_code, duration_ms, output, error, token_usag
 
 :class:`~clinvoker.events.Message` events are not sent: their text already went out as deltas.
 Over SSE each frame is ``id: <sequence>`` + ``event: <type>`` + ``data: <json>``.
+
+With ``wire_format: clinvk`` (:func:`clinvk_frames`) the events go out as clinvoker encodes them
+(``{"type":"text_delta","seq":3,"text":"Hi"}``, every event including ``message``, the last a
+``done`` with the whole result minus the backend's opaque state), so ``clinvk --server`` renders
+exactly what a local run renders; with ``native`` the CLI's own stdout lines come along as
+``{"type":"native","line":"..."}``, each before the events parsed from it.
 """
 
 from __future__ import annotations
@@ -34,13 +40,14 @@ from clinvoker.events import (
     ToolResult,
     ToolUse,
     UsageReport,
+    encode_event,
 )
 from clinvoker.result import Result, Usage
 
 from clinvoker_server.jsonio import encode
 from clinvoker_server.native_wire import PromptResponse, StreamEvent, TokenUsage
 
-__all__ = ["native_frames", "prompt_response", "token_usage"]
+__all__ = ["clinvk_frames", "native_frames", "prompt_response", "token_usage"]
 
 
 def token_usage(usage: Usage | None) -> TokenUsage | None:
@@ -129,3 +136,23 @@ async def native_frames(
             yield b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, kind.encode(), data)
         else:
             yield data + b"\n"
+
+
+async def clinvk_frames(
+    events: AsyncIterator[Event], native_lines: list[bytes] | None = None
+) -> AsyncIterator[bytes]:
+    """NDJSON lines of clinvoker's own events (``wire_format: clinvk``).
+
+    ``native_lines`` is the list the run appends the CLI's raw stdout lines to (``None``: not
+    wanted); they are sent before the next event.
+    """
+    async for event in events:
+        if native_lines:
+            for line in native_lines:
+                text = line.decode("utf-8", errors="replace")
+                yield encode({"type": "native", "line": text}) + b"\n"
+            native_lines.clear()
+        if isinstance(event, Done):
+            result = msgspec.structs.replace(event.result, backend_state={})
+            event = msgspec.structs.replace(event, result=result)
+        yield encode_event(event) + b"\n"

@@ -7,7 +7,7 @@ API. Optional response fields are omitted when empty, as the Go tool's ``omitemp
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -18,6 +18,7 @@ __all__ = [
     "ChainStep",
     "CompareRequest",
     "DeleteResponse",
+    "DryRunCommand",
     "ParallelRequest",
     "PromptRequest",
     "PromptResponse",
@@ -32,6 +33,12 @@ __all__ = [
 ApprovalMode = Literal["default", "auto", "none", "always", ""]
 SandboxMode = Literal["default", "read-only", "workspace", "full", ""]
 OutputFormat = Literal["default", "text", "json", "stream-json", ""]
+WireFormat = Literal["", "go", "clinvk"]
+"""``go`` (default): the Go tool's fields. ``clinvk``: clinvoker's own objects, exactly as the
+``clinvk`` command line prints them (what ``clinvk --server`` asks for): a prompt answers with
+its normalized events as NDJSON (``{"type":"text_delta","seq":3,"text":"Hi"}``..., the last a
+``done`` carrying the full result), a dry run with the command, an orchestration with NDJSON
+progress (``start``/``done`` per run) ending in the full ``report``."""
 
 
 class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -57,8 +64,26 @@ class _RunFields(_Strict, kw_only=True):
     allowed_tools: list[str] = []
 
 
-class PromptRequest(_RunFields, kw_only=True):
-    """``POST /api/v1/prompt``. ``session_id`` resumes a clinvoker session (id or prefix)."""
+class _TurnFields(_RunFields, kw_only=True):
+    """Options of one prompt or resumed turn (not of orchestration items)."""
+
+    disallowed_tools: list[str] = []
+    system_prompt_mode: Literal["", "replace", "append"] = ""
+    timeout: Annotated[float, msgspec.Meta(ge=0)] = 0
+    """Seconds before the run is stopped (0: the server's ``request_timeout_secs``, never more)."""
+    wire_format: WireFormat = ""
+    native: bool = False
+    """With ``wire_format: clinvk``: also send the CLI's own stdout lines (``{"type":"native"}``)."""
+
+
+class PromptRequest(_TurnFields, kw_only=True):
+    """``POST /api/v1/prompt``. ``session_id`` resumes a clinvoker session (id or prefix).
+
+    ``continue_session`` continues the newest resumable session in the run's workdir (the
+    server's default when empty) that the key can see: ``last`` of ``backend`` (any backend
+    when empty), ``auto`` of the run's backend; with none, a new session starts. The
+    ``x-clinvk-continued`` response header then carries the continued session's last use.
+    """
 
     prompt: str
     backend: str = ""
@@ -68,9 +93,10 @@ class PromptRequest(_RunFields, kw_only=True):
     metadata: dict[str, str] = {}
     tags: list[str] = []
     session_id: str = ""
+    continue_session: Literal["", "last", "auto"] = ""
 
 
-class ResumeRequest(_RunFields, kw_only=True):
+class ResumeRequest(_TurnFields, kw_only=True):
     """``POST /api/v1/sessions/{id}/resume``: the next turn of a stored session."""
 
     prompt: str
@@ -100,6 +126,19 @@ class PromptResponse(_Out, kw_only=True):
     model: str | None = None
     token_usage: TokenUsage | None = None
     cost_usd: float | None = None
+
+
+class DryRunCommand(msgspec.Struct, kw_only=True):
+    """A dry run with ``wire_format: clinvk``: what ``clinvk --dry-run -o json`` prints."""
+
+    dry_run: bool = True
+    backend: str
+    command: list[str]
+    shell: str
+    cwd: str
+    env: list[str]
+    """Names (never values) of the variables the CLI would get on top of the server's."""
+    continue_session: str | None = None
 
 
 class StreamEvent(_Out, kw_only=True):
@@ -135,6 +174,7 @@ class ParallelRequest(_Strict, kw_only=True):
     max_parallel: int = 0
     fail_fast: bool = False
     dry_run: bool = False
+    wire_format: WireFormat = ""
 
 
 class ChainStep(_Strict, kw_only=True):
@@ -163,6 +203,7 @@ class ChainRequest(_Strict, kw_only=True):
     pass_session_id: bool = False
     persist_sessions: bool = False
     dry_run: bool = False
+    wire_format: WireFormat = ""
 
 
 class CompareRequest(_Strict, kw_only=True):
@@ -174,6 +215,7 @@ class CompareRequest(_Strict, kw_only=True):
     workdir: str = ""
     sequential: bool = False
     dry_run: bool = False
+    wire_format: WireFormat = ""
 
 
 # -- backends and sessions ----------------------------------------------------------------------
@@ -212,6 +254,8 @@ class SessionInfo(_Out, kw_only=True):
     tags: list[str] = []
     title: str | None = None
     cost_usd: float = 0.0
+    resumable: bool = False
+    """The backend reported a conversation id, so the session can be continued."""
 
 
 class SessionList(msgspec.Struct, kw_only=True):

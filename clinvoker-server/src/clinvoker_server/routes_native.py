@@ -6,12 +6,18 @@ malformed JSON 400. A run that *happened* but failed is HTTP 200 with ``exit_cod
 
 ``POST /api/v1/prompt`` streams when ``output_format`` is ``stream-json`` (NDJSON) or when the
 client sends ``Accept: text/event-stream`` (SSE). ``session_id`` on a prompt, or
-``POST /api/v1/sessions/{id}/resume``, continues a stored session.
+``POST /api/v1/sessions/{id}/resume``, continues a stored session; ``continue_session`` continues
+the newest resumable one in the run's workdir.
+
+``wire_format: clinvk`` (what ``clinvk --server`` sends) always streams clinvoker's own events as
+NDJSON, with ``x-clinvk-backend``, ``x-clinvk-session`` and (for a continued session)
+``x-clinvk-continued`` headers, and answers a dry run with the command it would run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import datetime
 from typing import Any
 
@@ -23,11 +29,17 @@ from clinvoker_server.auth import Principal
 from clinvoker_server.errors import Family, invalid_field
 from clinvoker_server.flags import check_extra_flags
 from clinvoker_server.jsonio import json_response, prepare_decoders, read_json
-from clinvoker_server.native_stream import native_frames, prompt_response, token_usage
+from clinvoker_server.native_stream import (
+    clinvk_frames,
+    native_frames,
+    prompt_response,
+    token_usage,
+)
 from clinvoker_server.native_wire import (
     BackendInfo,
     BackendList,
     DeleteResponse,
+    DryRunCommand,
     PromptRequest,
     PromptResponse,
     ResumeRequest,
@@ -82,15 +94,38 @@ def run_spec(
         approval_mode=_none(body.approval_mode),
         sandbox_mode=_none(body.sandbox_mode),
         allowed_tools=tuple(body.allowed_tools) or None,
+        disallowed_tools=tuple(body.disallowed_tools) or None,
         max_turns=_none(body.max_turns),
         system_prompt=_none(body.system_prompt),
+        system_prompt_mode=_none(body.system_prompt_mode),
         extra_flags=check_extra_flags(backend, body.extra),
         tags=(*server.config.session.default_tags, "api", *getattr(body, "tags", ())),
         metadata=metadata,
+        timeout=_none(body.timeout),
     )
 
 
-async def _dry_run(server: ServerState, spec: RunSpec, principal: Principal) -> PromptResponse:
+def _continuation(server: ServerState, principal: Principal, body: PromptRequest) -> Any:
+    """The session ``continue_session`` continues (``None``: start a new one)."""
+    roots = principal.policy.workdir_roots if principal.policy is not None else ()
+    workdir = server.workdirs.check(_none(body.workdir), roots=roots)
+    backend = body.backend or None
+    if body.continue_session == "auto":
+        backend = backend or server.config.default_backend
+    return server.store().latest_resumable(
+        backend=backend,
+        workdir=workdir or os.path.realpath(os.getcwd()),
+        owner=principal.owner,
+    )
+
+
+async def _dry_run(
+    server: ServerState,
+    spec: RunSpec,
+    principal: Principal,
+    body: PromptRequest,
+    continued: Any,
+) -> PromptResponse | DryRunCommand:
     from clinvoker import api
 
     prepared: Any = api.prepare(
@@ -103,8 +138,11 @@ async def _dry_run(server: ServerState, spec: RunSpec, principal: Principal) -> 
         approval_mode=spec.approval_mode,
         sandbox_mode=spec.sandbox_mode,
         allowed_tools=spec.allowed_tools,
+        disallowed_tools=spec.disallowed_tools,
         max_turns=spec.max_turns,
         system_prompt=spec.system_prompt,
+        system_prompt_mode=spec.system_prompt_mode,
+        timeout=spec.timeout,
         extra_flags=spec.extra_flags,
         tags=spec.tags,
         metadata=spec.metadata,
@@ -114,6 +152,15 @@ async def _dry_run(server: ServerState, spec: RunSpec, principal: Principal) -> 
         host=server.host,
     )
     command = prepared.command
+    if body.wire_format == "clinvk":
+        return DryRunCommand(
+            backend=spec.backend,
+            command=list(command.argv),
+            shell=command.shell_line(),
+            cwd=command.cwd or prepared.request.workdir,
+            env=sorted(command.env),
+            continue_session=getattr(continued, "id", None),
+        )
     session = getattr(prepared, "session", None)
     return PromptResponse(
         backend=spec.backend,
@@ -126,9 +173,33 @@ async def _dry_run(server: ServerState, spec: RunSpec, principal: Principal) -> 
 
 
 async def _execute(
-    request: Request, server: ServerState, principal: Principal, spec: RunSpec, output_format: str
+    request: Request,
+    server: ServerState,
+    principal: Principal,
+    spec: RunSpec,
+    body: PromptRequest | ResumeRequest,
+    continued: Any = None,
 ) -> Response | StreamResponse:
     run = await server.runs.start(spec, principal)
+    if body.wire_format == "clinvk":
+        native: list[bytes] | None = None
+        if body.native:
+            native = []
+            run.handle.on_native_line = native.append
+        headers = {"x-clinvk-backend": spec.backend}
+        if run.session_id:
+            headers["x-clinvk-session"] = run.session_id
+        if continued is not None:
+            headers["x-clinvk-continued"] = continued.last_used.isoformat()
+        return StreamResponse(
+            clinvk_frames(run.events(), native),
+            media_type="application/x-ndjson",
+            keepalive=server.keepalive,
+            keepalive_frame=b"\n",
+            headers=headers,
+            on_close=run.close,
+        )
+    output_format = body.output_format
     sse = "text/event-stream" in request.headers.get("accept", "")
     if sse or output_format == "stream-json":
         frames = native_frames(
@@ -152,6 +223,17 @@ async def prompt(request: Request) -> Response | StreamResponse:
     body = await read_json(request, PromptRequest, Family.NATIVE)
     resume = _none(body.session_id)
     backend = body.backend or server.config.default_backend
+    continued = None
+    if body.continue_session:
+        if resume is not None or body.ephemeral:
+            other = "session_id" if resume is not None else "ephemeral"
+            raise invalid_field(
+                f"continue_session and {other} contradict each other; send one",
+                "continue_session",
+                cls=ValidationError,
+            )
+        continued = await asyncio.to_thread(_continuation, server, principal, body)
+        resume = continued.id if continued is not None else None
     if resume is not None:
         session = await asyncio.to_thread(server.store().get, resume, principal.owner)
         if body.backend and body.backend != session.backend:
@@ -173,8 +255,8 @@ async def prompt(request: Request) -> Response | StreamResponse:
         session_workdir=session_workdir,
     )
     if body.dry_run:
-        return json_response(await _dry_run(server, spec, principal))
-    return await _execute(request, server, principal, spec, body.output_format)
+        return json_response(await _dry_run(server, spec, principal, body, continued))
+    return await _execute(request, server, principal, spec, body, continued)
 
 
 async def resume(request: Request) -> Response | StreamResponse:
@@ -193,7 +275,7 @@ async def resume(request: Request) -> Response | StreamResponse:
         resume=session.id,
         session_workdir=session.working_dir or None,
     )
-    return await _execute(request, server, principal, spec, body.output_format)
+    return await _execute(request, server, principal, spec, body)
 
 
 async def backends(request: Request) -> Response:
@@ -230,6 +312,7 @@ def _session_info(session: Any) -> SessionInfo:
         tags=list(session.tags),
         title=session.title,
         cost_usd=session.cost_usd,
+        resumable=bool(session.backend_session_id),
     )
 
 

@@ -8,22 +8,30 @@ stops every run; shutdown waits for (then cancels) orchestrations like single ru
 
 Responses are the core's JSON reports (the CLI's ``--json`` shapes) plus the Go API's
 millisecond fields: ``total_duration_ms`` and, per result, ``duration_ms`` and ``token_usage``.
+
+With ``wire_format: clinvk`` (what ``clinvk --server`` sends) the answer is NDJSON progress
+instead: ``{"type":"start","index":i}`` when a run starts, ``{"type":"done","outcome":{...}}``
+when it ends, and last ``{"type":"report","report":{...}}`` (the core's report struct) — or
+``{"type":"error","error":{"code","message"}}`` if the orchestration could not run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from clinvoker.errors import ValidationError
+from clinvoker.errors import ClinvokerError, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from clinvoker_server.conversation import check_text
 from clinvoker_server.errors import Family, invalid_field
 from clinvoker_server.flags import check_extra_flags
-from clinvoker_server.jsonio import json_response, prepare_decoders, read_json
+from clinvoker_server.jsonio import encode, json_response, prepare_decoders, read_json
 from clinvoker_server.native_wire import ChainRequest, CompareRequest, ParallelRequest
+from clinvoker_server.sse import StreamResponse
 from clinvoker_server.state import ServerState, principal_of, server_of, until_disconnect
 
 if TYPE_CHECKING:
@@ -73,6 +81,60 @@ def _report(report: Any) -> dict[str, Any]:
     return body
 
 
+Work = Callable[..., Awaitable[Any]]
+"""Starts the orchestration; takes the ``on_start`` / ``on_done`` progress hooks."""
+
+
+async def _answer(
+    request: Request, server: ServerState, wire_format: str, work: Work
+) -> Response | StreamResponse:
+    """The report as JSON, or (``wire_format: clinvk``) NDJSON progress ending in the report."""
+    if wire_format != "clinvk":
+        report = await until_disconnect(request, server.runs.job(work()))
+        return json_response(_report(report))
+    return StreamResponse(
+        _progress(server, work),
+        media_type="application/x-ndjson",
+        keepalive=server.keepalive,
+        keepalive_frame=b"\n",
+    )
+
+
+async def _progress(server: ServerState, work: Work) -> AsyncIterator[bytes]:
+    """NDJSON lines while the orchestration runs; closing this early cancels every run."""
+    lines: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def started(index: int) -> None:
+        lines.put_nowait(encode({"type": "start", "index": index}) + b"\n")
+
+    def done(outcome: Outcome) -> None:
+        lines.put_nowait(encode({"type": "done", "outcome": outcome}) + b"\n")
+
+    job = asyncio.ensure_future(server.runs.job(work(on_start=started, on_done=done)))
+    try:
+        while not job.done():
+            line = asyncio.ensure_future(lines.get())
+            await asyncio.wait({line, job}, return_when=asyncio.FIRST_COMPLETED)
+            if line.done():
+                yield line.result()
+            else:
+                line.cancel()
+        while not lines.empty():
+            yield lines.get_nowait()
+        try:
+            report = job.result()
+        except ClinvokerError as exc:
+            error = {"code": exc.code, "message": str(exc)}
+            yield encode({"type": "error", "error": error}) + b"\n"
+            return
+        yield encode({"type": "report", "report": report}) + b"\n"
+    finally:
+        if not job.done():
+            job.cancel()
+            with contextlib.suppress(BaseException):
+                await job
+
+
 def _common(server: ServerState) -> dict[str, Any]:
     timeout = float(server.config.server.request_timeout_secs) or None
     return {
@@ -83,7 +145,7 @@ def _common(server: ServerState) -> dict[str, Any]:
     }
 
 
-async def parallel(request: Request) -> Response:
+async def parallel(request: Request) -> Response | StreamResponse:
     """``POST /api/v1/parallel``."""
     from clinvoker.orchestrate import ParallelSpec, Task, run_parallel
 
@@ -121,12 +183,16 @@ async def parallel(request: Request) -> Response:
     cap = server.config.server.max_concurrent_per_backend
     limit = min(body.max_parallel or server.config.parallel.max_workers, cap)
     spec = ParallelSpec(tasks=tasks, max_parallel=limit, fail_fast=body.fail_fast)
-    work = run_parallel(spec, max_parallel=limit, dry_run=body.dry_run, **_common(server))
-    report = await until_disconnect(request, server.runs.job(work))
-    return json_response(_report(report))
+
+    def work(**hooks: Any) -> Awaitable[Any]:
+        return run_parallel(
+            spec, max_parallel=limit, dry_run=body.dry_run, **_common(server), **hooks
+        )
+
+    return await _answer(request, server, body.wire_format, work)
 
 
-async def chain(request: Request) -> Response:
+async def chain(request: Request) -> Response | StreamResponse:
     """``POST /api/v1/chain``."""
     from clinvoker.orchestrate import ChainSpec, Step, run_chain
 
@@ -171,12 +237,14 @@ async def chain(request: Request) -> Response:
         pass_session_id=body.pass_session_id,
         persist_sessions=body.persist_sessions,
     )
-    work = run_chain(spec, dry_run=body.dry_run, **_common(server))
-    report = await until_disconnect(request, server.runs.job(work))
-    return json_response(_report(report))
+
+    def work(**hooks: Any) -> Awaitable[Any]:
+        return run_chain(spec, dry_run=body.dry_run, **_common(server), **hooks)
+
+    return await _answer(request, server, body.wire_format, work)
 
 
-async def compare(request: Request) -> Response:
+async def compare(request: Request) -> Response | StreamResponse:
     """``POST /api/v1/compare``."""
     from clinvoker.orchestrate import run_compare
 
@@ -194,14 +262,17 @@ async def compare(request: Request) -> Response:
         workdir = _check_item(
             server, principal, name, body.workdir, (), f"backends[{i}]", known=False
         )
-    work = run_compare(
-        body.prompt,
-        body.backends,
-        model=body.model or None,
-        workdir=workdir,
-        sequential=body.sequential,
-        dry_run=body.dry_run,
-        **_common(server),
-    )
-    report = await until_disconnect(request, server.runs.job(work))
-    return json_response(_report(report))
+
+    def work(**hooks: Any) -> Awaitable[Any]:
+        return run_compare(
+            body.prompt,
+            body.backends,
+            model=body.model or None,
+            workdir=workdir,
+            sequential=body.sequential,
+            dry_run=body.dry_run,
+            **_common(server),
+            **hooks,
+        )
+
+    return await _answer(request, server, body.wire_format, work)

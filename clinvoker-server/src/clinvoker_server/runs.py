@@ -67,6 +67,8 @@ class RunSpec(msgspec.Struct, kw_only=True):
     extra_flags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     metadata: dict[str, str] | None = None
+    timeout: float | None = None
+    """The caller's timeout; the server's own (``request_timeout_secs``) still caps it."""
 
 
 class ActiveRun:
@@ -198,7 +200,7 @@ class Runs:
             max_turns=spec.max_turns,
             system_prompt=spec.system_prompt,
             system_prompt_mode=spec.system_prompt_mode,
-            timeout=self.timeout,
+            timeout=min((t for t in (spec.timeout, self.timeout) if t), default=None),
             extra_flags=spec.extra_flags,
             tags=spec.tags,
             metadata=spec.metadata,
