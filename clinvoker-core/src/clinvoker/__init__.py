@@ -15,7 +15,10 @@ Heavy modules are imported on first use, so ``import clinvoker`` is cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not ``from typing import TYPE_CHECKING``: every ``clinvk`` start-up imports this package, and
+# typing costs about as much as the interpreter's own start-up (benchmarks/RESULTS.md).
+# Type checkers treat a name TYPE_CHECKING as true.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -67,6 +70,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from clinvoker.api import RunHandle, prepare, raise_for_error, run, run_sync, start, stream
     from clinvoker.backend import Backend
     from clinvoker.config import Config, load_config
