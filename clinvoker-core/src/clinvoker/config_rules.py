@@ -11,7 +11,7 @@ from clinvoker.config_keys import show_value
 from clinvoker.config_schema import ApiKeyPolicy, Config
 from clinvoker.errors import ConfigError
 
-__all__ = ["check_rules"]
+__all__ = ["check_rules", "key_policy_problems"]
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -88,14 +88,8 @@ def _key_problems(keys: list[ApiKeyPolicy]) -> list[tuple[str, str]]:
     secrets: dict[str, str] = {}
     for i, policy in enumerate(keys):
         at = f"server.keys[{i}]"
-        if not _NAME_RE.fullmatch(policy.name):
-            found.append(
-                (
-                    f"{at}.name",
-                    f"{show_value(policy.name)} is not a key name (letters, digits, '-', '_', '.', '@')",
-                )
-            )
-        elif policy.name in names:
+        found.extend((f"{at}{field}", problem) for field, problem in key_policy_problems(policy))
+        if _NAME_RE.fullmatch(policy.name) and policy.name in names:
             found.append(
                 (
                     f"{at}.name",
@@ -103,18 +97,7 @@ def _key_problems(keys: list[ApiKeyPolicy]) -> list[tuple[str, str]]:
                 )
             )
         names.add(policy.name)
-        if bool(policy.key) == bool(policy.key_env):
-            found.append(
-                (at, f"key {show_value(policy.name)} needs exactly one of 'key' and 'key_env'")
-            )
-        elif policy.key_env and not _ENV_NAME_RE.fullmatch(policy.key_env):
-            found.append(
-                (
-                    f"{at}.key_env",
-                    f"{show_value(policy.key_env)} is not an environment variable name",
-                )
-            )
-        elif policy.key and policy.key in secrets:
+        if policy.key and not policy.key_env and policy.key in secrets:
             found.append(
                 (
                     f"{at}.key",
@@ -123,9 +106,35 @@ def _key_problems(keys: list[ApiKeyPolicy]) -> list[tuple[str, str]]:
             )
         if policy.key:
             secrets.setdefault(policy.key, policy.name)
-        for root in policy.workdir_roots:
-            if not os.path.isabs(os.path.expanduser(root)):
-                found.append((f"{at}.workdir_roots", f"{show_value(root)} is not an absolute path"))
+    return found
+
+
+def key_policy_problems(policy: ApiKeyPolicy) -> list[tuple[str, str]]:
+    """What is wrong with one named key on its own, as ``(".field" or "", problem)`` pairs.
+
+    Checked: the name's characters, exactly one of ``key``/``key_env``, the variable name, and
+    absolute ``workdir_roots``. Messages never contain the secret. Used for ``server.keys`` and
+    for named keys read from a key file or command.
+    """
+    found: list[tuple[str, str]] = []
+    if not _NAME_RE.fullmatch(policy.name):
+        found.append(
+            (
+                ".name",
+                f"{show_value(policy.name)} is not a key name (letters, digits, '-', '_', '.', '@')",
+            )
+        )
+    if bool(policy.key) == bool(policy.key_env):
+        found.append(
+            ("", f"key {show_value(policy.name)} needs exactly one of 'key' and 'key_env'")
+        )
+    elif policy.key_env and not _ENV_NAME_RE.fullmatch(policy.key_env):
+        found.append(
+            (".key_env", f"{show_value(policy.key_env)} is not an environment variable name")
+        )
+    for root in policy.workdir_roots:
+        if not os.path.isabs(os.path.expanduser(root)):
+            found.append((".workdir_roots", f"{show_value(root)} is not an absolute path"))
     return found
 
 

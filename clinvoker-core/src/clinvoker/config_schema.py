@@ -112,14 +112,24 @@ class ApiKeyPolicy(_Section, frozen=True):
     """
 
     name: str
+    """Shown in logs and owns the sessions this key creates (never the key itself)."""
     key: str = ""
     key_env: str = ""
     backends: list[str] = []
+    """Backends this key may use."""
     models: list[str] = []
+    """Model ids this key may use: ``backend/model``, a backend name (its default model) or a
+    ``server.model_aliases`` alias."""
     access: Literal["read-only", "full"] = "full"
+    """``read-only``: every run is in the CLI's read-only sandbox / plan mode, and a request
+    cannot ask for more (nor delete sessions)."""
     workdir_roots: list[str] = []
+    """Runs only in these directories or below; the first is the default working directory."""
     max_concurrent: NonNegInt = 0
+    """Runs of this key in flight at once (429 beyond); 0 = no per-key cap."""
     rate_limit_rps: NonNegFloat = 0.0
+    """This key's own request rate (even with ``server.rate_limit_enabled`` off); 0 = the
+    server's rate when rate limiting is enabled."""
     rate_limit_burst: NonNegInt = 0
 
     def secret(self, env: Mapping[str, str] | None = None) -> str | None:
@@ -142,10 +152,13 @@ class ServerConfig(_Section, frozen=True):
     api_keys: list[str] = []
     """*(new)* Accepted API keys (also ``CLINVK_API_KEYS``, comma separated)."""
     api_keys_file: str = ""
-    """*(new)* A file with one API key per line."""
+    """*(new)* A file with a key list (one key per line, ``name:key``, or a YAML/JSON list)."""
     api_keys_command: str = ""
-    """*(new)* A command whose output lines are API keys (e.g. a password manager)."""
+    """*(new)* A command printing a key list, e.g. ``gopass show -o clinvk/keys`` (no shell)."""
+    api_keys_command_timeout_secs: PositiveInt = 10
+    """*(new)* How long ``api_keys_command`` (and gopass) may take before it counts as failed."""
     api_keys_gopass_path: str = ""
+    """Runs ``gopass show -o <path>`` for a key list (also ``CLINVK_API_KEYS_GOPASS_PATH``)."""
     keys: list[ApiKeyPolicy] = []
     """*(new)* Named keys with per-key policies."""
     rate_limit_enabled: bool = False
@@ -176,7 +189,7 @@ class ServerConfig(_Section, frozen=True):
     keepalive_secs: NonNegInt = 15
     """*(new)* Interval of SSE keep-alive comments; 0 = none."""
     audit_log: str = ""
-    """*(new)* Path of a JSON-lines audit log; empty = none."""
+    """*(new)* Path of a JSON-lines audit log, one line per run (mode 0600); empty = none."""
     log_format: Literal["json", "text"] = "text"
 
 

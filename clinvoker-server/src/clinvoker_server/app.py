@@ -1,7 +1,9 @@
 """The application factory: :func:`create_app` builds the whole server from a config.
 
 Middleware, outermost first: request id (and path normalisation) → telemetry span/metrics →
-access log → CORS → body size → API-key auth → rate limit → unexpected-error net → routes. Every error — raised by a
+access log → CORS → body size → API-key auth → rate limit → unexpected-error net → routes. The
+reloadable settings (keys, policies, limits, CORS, backend defaults) are read per request from
+``server.settings`` (:mod:`clinvoker_server.settings`, :mod:`clinvoker_server.reload`). Every error — raised by a
 handler, by a middleware, or an unknown route or method — is answered in the shape of the API
 family the path belongs to (:mod:`clinvoker_server.errors`).
 """
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import IO, TYPE_CHECKING, Any
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 from clinvoker.errors import ClinvokerError
 from starlette.applications import Starlette
@@ -30,7 +33,7 @@ from clinvoker_server import (
     routes_native,
     routes_orchestrate,
 )
-from clinvoker_server.auth import KeySource
+from clinvoker_server.audit import AuditLog
 from clinvoker_server.concurrency import Concurrency
 from clinvoker_server.errors import MethodNotAllowed, RouteNotFound, family_for_path
 from clinvoker_server.jsonio import error_response
@@ -43,13 +46,13 @@ from clinvoker_server.middleware import (
     RequestIdMiddleware,
     UnexpectedErrorMiddleware,
 )
-from clinvoker_server.models import ModelRouter
 from clinvoker_server.openapi import docs_page, openapi_json
-from clinvoker_server.ratelimit import TokenBucketLimiter, TrustedProxies
+from clinvoker_server.ratelimit import TokenBucketLimiter
+from clinvoker_server.reload import Reloader
 from clinvoker_server.runs import Runs
+from clinvoker_server.settings import build_settings
 from clinvoker_server.state import ServerState, request_id_of
 from clinvoker_server.telemetry import Telemetry, TelemetryMiddleware
-from clinvoker_server.workdir import WorkdirPolicy
 
 if TYPE_CHECKING:
     from clinvoker.config import Config
@@ -129,12 +132,19 @@ def create_app(
     host: PluginHost | None = None,
     store: SessionStore | None = None,
     span_processors: tuple[SpanProcessor, ...] = (),
+    loader: Callable[[], Config] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    reload_interval: float = 0.5,
 ) -> Starlette:
     """Build the server application from ``config``.
 
     :param host: the plugin host with the backends (default: the process-wide one).
     :param store: the session store (default: :func:`clinvoker.sessions.open_store`).
     :param span_processors: extra OpenTelemetry span processors (exporters, tests).
+    :param loader: loads the configuration again on reload (SIGHUP, a changed file); ``None``
+        reloads only the key sources of ``config``.
+    :param config_file: the file ``loader`` reads; it is watched for changes.
+    :param reload_interval: seconds between checks of the watched files.
     :raises ClinvokerError: a configuration problem (unreadable key file...), at once.
     """
     if host is None:
@@ -142,45 +152,34 @@ def create_app(
 
         host = get_host()
     cfg = config.server
+    settings = build_settings(config, host)
     telemetry = Telemetry(metrics_enabled=cfg.metrics_enabled, span_processors=span_processors)
     concurrency = Concurrency(
         cfg.max_concurrent_per_backend, cfg.queue_size, cfg.queue_timeout_secs
     )
-    runs = Runs(
-        config=config,
+    audit = AuditLog()
+    audit.configure(cfg.audit_log)
+    runs = Runs(  # the lambdas read the server's current settings (``server`` is bound below)
+        config=lambda: server.config,
         host=host,
         store=store,
         concurrency=concurrency,
         telemetry=telemetry,
-        timeout=float(cfg.request_timeout_secs) or None,
+        audit=audit,
+        is_key=lambda text: server.keys.is_key(text),
     )
-    router = ModelRouter(
-        host.backends,
-        aliases=cfg.model_aliases,
-        configured_models={n: b.model for n, b in config.backends.items() if b.model},
-        default_backend=config.default_backend,
-        route_unknown=cfg.route_unknown_models,
-    )
-    from clinvoker_server.health import Availability
-
     server = ServerState(
-        config=config,
+        settings=settings,
         host=host,
-        keys=KeySource(cfg),
-        router=router,
         runs=runs,
         telemetry=telemetry,
-        workdirs=WorkdirPolicy(cfg.allowed_workdir_prefixes, cfg.blocked_workdir_prefixes),
-        availability=Availability(config),
+        limiter=TokenBucketLimiter(
+            cfg.rate_limit_rps, cfg.rate_limit_burst, idle_secs=float(cfg.rate_limit_cleanup_secs)
+        ),
+        audit=audit,
         store_override=store,
     )
-    audit: IO[str] | None = None
-    if cfg.audit_log:
-        audit = open(cfg.audit_log, "a", encoding="utf-8")  # noqa: SIM115 - closed at shutdown
-    limiter = TokenBucketLimiter(
-        cfg.rate_limit_rps, cfg.rate_limit_burst, idle_secs=float(cfg.rate_limit_cleanup_secs)
-    )
-    has_key_limits = any(k.rate_limit_rps > 0 for k in cfg.keys)
+    server.reloader = Reloader(server, loader, config_file, interval=reload_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -188,32 +187,26 @@ def create_app(
         if retention > 0:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(lambda: server.store().prune(older_than_days=retention))
+        watcher = asyncio.ensure_future(server.reloader.run()) if server.reloader else None
         try:
             yield
         finally:
-            await runs.drain(float(cfg.shutdown_grace_secs))
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(BaseException):
+                    await watcher
+            await runs.drain(float(server.config.server.shutdown_grace_secs))
             telemetry.shutdown()
-            if audit is not None:
-                audit.close()
+            audit.close()
 
     middleware = [
         Middleware(RequestIdMiddleware),
         Middleware(TelemetryMiddleware, telemetry=telemetry),
-        Middleware(AccessLogMiddleware, fmt=cfg.log_format, audit=audit),
-        Middleware(
-            CORSMiddleware,
-            origins=cfg.cors_allowed_origins,
-            allow_credentials=cfg.cors_allow_credentials,
-            max_age=cfg.cors_max_age,
-        ),
-        Middleware(BodySizeMiddleware, limit=cfg.max_request_body_bytes),
-        Middleware(AuthMiddleware, keys=server.keys),
-        Middleware(
-            RateLimitMiddleware,
-            limiter=limiter if cfg.rate_limit_enabled or has_key_limits else None,
-            proxies=TrustedProxies(cfg.trusted_proxies),
-            enabled=cfg.rate_limit_enabled,
-        ),
+        Middleware(AccessLogMiddleware, fmt=cfg.log_format),
+        Middleware(CORSMiddleware, policy=lambda: server.settings.cors),
+        Middleware(BodySizeMiddleware, limit=lambda: server.config.server.max_request_body_bytes),
+        Middleware(AuthMiddleware, keys=lambda: server.settings.keys),
+        Middleware(RateLimitMiddleware, limiter=server.limiter, settings=lambda: server.settings),
         Middleware(UnexpectedErrorMiddleware),
     ]
     handlers: dict[Any, Any] = {

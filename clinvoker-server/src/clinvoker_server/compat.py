@@ -15,8 +15,9 @@ from clinvoker.events import Done, Error, Event
 from clinvoker.result import Result, Usage
 from starlette.requests import Request
 
+from clinvoker_server.policy import access_modes
 from clinvoker_server.runs import ActiveRun, RunSpec, result_error
-from clinvoker_server.state import principal_of, server_of, until_disconnect
+from clinvoker_server.state import principal_of, request_id_of, server_of, until_disconnect
 
 __all__ = [
     "TokenCounts",
@@ -69,24 +70,29 @@ def token_counts(result: Result | None, prompt: str, text: str) -> TokenCounts:
 
 
 async def start_run(request: Request, model_id: str, prompt: str, system: str | None) -> ActiveRun:
-    """Check the key's policy, route ``model_id`` and start an ephemeral run."""
+    """Check the key's policy, route ``model_id`` and start an ephemeral run.
+
+    A read-only key's run is read-only; its first ``workdir_roots`` entry is the working
+    directory (the compatible APIs have no workdir field)."""
     server = server_of(request)
     principal = principal_of(request)
-    principal.check_write(request.method)
     route = server.router.resolve(model_id)
-    principal.check_model(model_id)
     principal.check_backend(route.backend)
-    roots = principal.policy.workdir_roots if principal.policy is not None else ()
+    backend = server.host.backend(route.backend)
+    principal.check_model(model_id, backend=backend, model=route.model)
+    approval, sandbox = access_modes(principal, None, None)
     spec = RunSpec(
         prompt=prompt,
         backend=route.backend,
         model=route.model,
-        workdir=server.workdirs.check(None, roots=roots),
+        workdir=server.workdirs.check(None, roots=principal.roots),
         ephemeral=True,
+        approval_mode=approval,
+        sandbox_mode=sandbox,
         system_prompt=system,
         system_prompt_mode="append" if system else None,
     )
-    return await server.runs.start(spec, principal)
+    return await server.runs.start(spec, principal, request_id=request_id_of(request))
 
 
 async def collect(request: Request, run: ActiveRun) -> Result:

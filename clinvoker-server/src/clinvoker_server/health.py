@@ -1,7 +1,8 @@
 """``GET /health`` and backend availability.
 
 Status: ``ok``; ``degraded`` when a registered backend's CLI is not installed (or none is
-registered); ``unhealthy`` when the session store cannot be read. Always HTTP 200 (as in the Go
+registered); ``unhealthy`` when the session store cannot be read or a key source failed (the
+server then refuses every other request; ``auth.error`` says why). Always HTTP 200 (as in the Go
 tool) so a probe can read the details; ``/health`` needs no API key.
 """
 
@@ -37,6 +38,12 @@ class _StoreHealth(msgspec.Struct, kw_only=True, omit_defaults=True):
     error: str | None = None
 
 
+class _AuthHealth(msgspec.Struct, kw_only=True, omit_defaults=True):
+    status: str
+    """``off`` (no keys), ``ok``, or ``failed`` (a key source failed: every request is refused)."""
+    error: str | None = None
+
+
 class HealthReport(msgspec.Struct, kw_only=True):
     """The ``/health`` body."""
 
@@ -47,6 +54,7 @@ class HealthReport(msgspec.Struct, kw_only=True):
     backends: list[_BackendHealth]
     session_store: _StoreHealth
     active_runs: int
+    auth: _AuthHealth
 
 
 class Availability:
@@ -94,7 +102,11 @@ async def health(request: Request) -> Response:
     status = "ok"
     if not backends or not all(b.available for b in backends):
         status = "degraded"
-    if not store.available:
+    keys = server.keys
+    auth = _AuthHealth(status="failed" if keys.error else "ok" if keys.enabled else "off")
+    if keys.error:
+        auth.error = f"{keys.error}; every API request is refused until a reload succeeds"
+    if not store.available or keys.error:
         status = "unhealthy"
     uptime = time.monotonic() - server.started
     report = HealthReport(
@@ -105,5 +117,6 @@ async def health(request: Request) -> Response:
         backends=backends,
         session_store=store,
         active_runs=len(server.runs.active),
+        auth=auth,
     )
     return json_response(report)

@@ -6,10 +6,13 @@ OpenTelemetry are imported only inside the command's callback.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from clinvoker.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from clinvoker.config import Config
 
 __all__ = ["clinvoker_register_commands", "serve_command"]
 
@@ -48,12 +51,15 @@ def serve_command(
     log_format: str | None,
     ready_file: str | None,
 ) -> None:
-    """Serve the native, OpenAI- and Anthropic-compatible HTTP APIs."""
+    """Serve the native, OpenAI- and Anthropic-compatible HTTP APIs.
+
+    SIGHUP, or a change to the config file, reloads keys, policies, limits, CORS and backend
+    defaults without dropping runs in flight."""
     from clinvoker.cli.options import global_flags
     from clinvoker.config import load_config
     from clinvoker.errors import ClinvokerError
 
-    from clinvoker_server.serve import run_server
+    from clinvoker_server.serve import config_file_of, run_server
 
     overrides: dict[str, Any] = {
         "server.host": host or None,
@@ -62,9 +68,16 @@ def serve_command(
         "server.metrics_enabled": metrics,
         "server.log_format": log_format,
     }
+    path = config_path or global_flags().config
+
+    def load() -> Config:
+        return load_config(path, overrides=overrides)
+
     try:
-        config = load_config(config_path or global_flags().config, overrides=overrides)
-        code = run_server(config, ready_file=ready_file)
+        config = load()
+        code = run_server(
+            config, ready_file=ready_file, loader=load, config_file=config_file_of(path)
+        )
     except ClinvokerError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None

@@ -46,9 +46,16 @@ from clinvoker_server.native_wire import (
     SessionInfo,
     SessionList,
 )
+from clinvoker_server.policy import check_run, run_config
 from clinvoker_server.runs import RunSpec
 from clinvoker_server.sse import KEEPALIVE_COMMENT, StreamResponse
-from clinvoker_server.state import ServerState, principal_of, server_of, until_disconnect
+from clinvoker_server.state import (
+    ServerState,
+    principal_of,
+    request_id_of,
+    server_of,
+    until_disconnect,
+)
 
 __all__ = ["backends", "delete_session", "get_session", "list_sessions", "prompt", "resume"]
 
@@ -76,9 +83,16 @@ def run_spec(
     """
     if not body.prompt.strip():
         raise invalid_field("prompt is required; send a non-empty prompt", "prompt")
-    server.host.backend(backend)
-    principal.check_backend(backend)
-    roots = principal.policy.workdir_roots if principal.policy is not None else ()
+    approval, sandbox = check_run(
+        principal,
+        server.host.backend(backend),
+        model=body.model,
+        approval=_none(body.approval_mode),
+        sandbox=_none(body.sandbox_mode),
+        extra=body.extra,
+        workdirs=server.workdirs,
+    )
+    roots = principal.roots
     if session_workdir:  # the session's directory, where the core will run it
         server.workdirs.check(session_workdir, roots=roots, param="session_id")
     metadata = dict(body.metadata) if body.metadata else None
@@ -91,8 +105,8 @@ def run_spec(
         else None,
         resume=resume,
         ephemeral=ephemeral,
-        approval_mode=_none(body.approval_mode),
-        sandbox_mode=_none(body.sandbox_mode),
+        approval_mode=approval,
+        sandbox_mode=sandbox,
         allowed_tools=tuple(body.allowed_tools) or None,
         disallowed_tools=tuple(body.disallowed_tools) or None,
         max_turns=_none(body.max_turns),
@@ -147,7 +161,7 @@ async def _dry_run(
         tags=spec.tags,
         metadata=spec.metadata,
         owner=principal.owner,
-        config=server.config,
+        config=run_config(server.config, principal),
         store=server.store(),
         host=server.host,
     )
@@ -180,7 +194,7 @@ async def _execute(
     body: PromptRequest | ResumeRequest,
     continued: Any = None,
 ) -> Response | StreamResponse:
-    run = await server.runs.start(spec, principal)
+    run = await server.runs.start(spec, principal, request_id=request_id_of(request))
     if body.wire_format == "clinvk":
         native: list[bytes] | None = None
         if body.native:
@@ -219,7 +233,6 @@ async def _execute(
 async def prompt(request: Request) -> Response | StreamResponse:
     """``POST /api/v1/prompt``."""
     server, principal = server_of(request), principal_of(request)
-    principal.check_write(request.method)
     body = await read_json(request, PromptRequest, Family.NATIVE)
     resume = _none(body.session_id)
     backend = body.backend or server.config.default_backend
@@ -262,7 +275,6 @@ async def prompt(request: Request) -> Response | StreamResponse:
 async def resume(request: Request) -> Response | StreamResponse:
     """``POST /api/v1/sessions/{id}/resume``."""
     server, principal = server_of(request), principal_of(request)
-    principal.check_write(request.method)
     body = await read_json(request, ResumeRequest, Family.NATIVE)
     session = await asyncio.to_thread(
         server.store().get, request.path_params["id"], principal.owner
@@ -382,7 +394,7 @@ async def get_session(request: Request) -> Response:
 async def delete_session(request: Request) -> Response:
     """``DELETE /api/v1/sessions/{id}``."""
     server, principal = server_of(request), principal_of(request)
-    principal.check_write(request.method)
+    principal.check_delete()
     deleted = await asyncio.to_thread(
         server.store().delete, request.path_params["id"], principal.owner
     )

@@ -26,13 +26,21 @@ from clinvoker.errors import ClinvokerError, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from clinvoker_server.audit import outcome_record
 from clinvoker_server.conversation import check_text
 from clinvoker_server.errors import Family, invalid_field
 from clinvoker_server.flags import check_extra_flags
 from clinvoker_server.jsonio import encode, json_response, prepare_decoders, read_json
 from clinvoker_server.native_wire import ChainRequest, CompareRequest, ParallelRequest
+from clinvoker_server.policy import check_run, run_config
 from clinvoker_server.sse import StreamResponse
-from clinvoker_server.state import ServerState, principal_of, server_of, until_disconnect
+from clinvoker_server.state import (
+    ServerState,
+    principal_of,
+    request_id_of,
+    server_of,
+    until_disconnect,
+)
 
 if TYPE_CHECKING:
     from clinvoker.orchestrate import Outcome
@@ -53,16 +61,34 @@ def _check_item(
     param: str,
     *,
     known: bool = True,
-) -> str | None:
-    """Check one task/step; return its resolved workdir."""
+    model: str = "",
+    approval: str = "",
+    sandbox: str = "",
+) -> tuple[str | None, str, str]:
+    """Check one task/step against the server's and the key's policy.
+
+    :returns: its resolved workdir, and the approval and sandbox modes it runs with.
+    """
     for i, flag in enumerate(extra):
         check_text(flag, f"{param}.extra[{i}]")
-    if known:
-        server.host.backend(backend)
     principal.check_backend(backend)
+    modes: tuple[str | None, str | None] = (approval, sandbox)
+    if known or backend in server.host.backends:
+        modes = check_run(
+            principal,
+            server.host.backend(backend),
+            model=model,
+            approval=approval,
+            sandbox=sandbox,
+            extra=extra,
+            workdirs=server.workdirs,
+            param=f"{param}.",
+        )
     check_extra_flags(backend, extra, f"{param}.extra")
-    roots = principal.policy.workdir_roots if principal.policy is not None else ()
-    return server.workdirs.check(workdir or None, roots=roots, param=f"{param}.workdir")
+    resolved = server.workdirs.check(
+        workdir or None, roots=principal.roots, param=f"{param}.workdir"
+    )
+    return resolved, modes[0] or "", modes[1] or ""
 
 
 def _report(report: Any) -> dict[str, Any]:
@@ -135,11 +161,33 @@ async def _progress(server: ServerState, work: Work) -> AsyncIterator[bytes]:
                 await job
 
 
-def _common(server: ServerState) -> dict[str, Any]:
+def audited(request: Request, work: Work, route: str) -> Work:
+    """``work`` that also writes an audit-log line when each of its runs ends."""
+    server, principal = server_of(request), principal_of(request)
+    if not server.audit.path:
+        return work
+    request_id = request_id_of(request)
+
+    def run(**hooks: Any) -> Awaitable[Any]:
+        progress = hooks.pop("on_done", None)
+
+        def done(outcome: Outcome) -> None:
+            server.audit.write(
+                outcome_record(outcome, key=principal.name, request_id=request_id, route=route)
+            )
+            if progress is not None:
+                progress(outcome)
+
+        return work(on_done=done, **hooks)
+
+    return run
+
+
+def _common(server: ServerState, principal: Principal) -> dict[str, Any]:
     timeout = float(server.config.server.request_timeout_secs) or None
     return {
         "run_timeout": timeout,
-        "config": server.config,
+        "config": run_config(server.config, principal),
         "host": server.host,
         "store": server.store(),
     }
@@ -150,7 +198,6 @@ async def parallel(request: Request) -> Response | StreamResponse:
     from clinvoker.orchestrate import ParallelSpec, Task, run_parallel
 
     server, principal = server_of(request), principal_of(request)
-    principal.check_write(request.method)
     body = await read_json(request, ParallelRequest, Family.NATIVE)
     if not body.tasks:
         raise invalid_field("tasks are required; send at least one task", "tasks")
@@ -161,7 +208,17 @@ async def parallel(request: Request) -> Response | StreamResponse:
         for field in ("prompt", "model", "system_prompt", "workdir"):
             check_text(getattr(t, field), f"tasks[{i}].{field}")
         backend = t.backend or server.config.default_backend
-        workdir = _check_item(server, principal, backend, t.workdir, t.extra, f"tasks[{i}]")
+        workdir, approval, sandbox = _check_item(
+            server,
+            principal,
+            backend,
+            t.workdir,
+            t.extra,
+            f"tasks[{i}]",
+            model=t.model,
+            approval=t.approval_mode,
+            sandbox=t.sandbox_mode,
+        )
         tasks.append(
             Task(
                 prompt=t.prompt,
@@ -169,8 +226,8 @@ async def parallel(request: Request) -> Response | StreamResponse:
                 workdir=workdir or "",
                 model=t.model,
                 extra=list(t.extra),
-                approval_mode=t.approval_mode,
-                sandbox_mode=t.sandbox_mode,
+                approval_mode=approval,
+                sandbox_mode=sandbox,
                 max_turns=t.max_turns,
                 system_prompt=t.system_prompt,
                 verbose=t.verbose,
@@ -181,15 +238,17 @@ async def parallel(request: Request) -> Response | StreamResponse:
             )
         )
     cap = server.config.server.max_concurrent_per_backend
+    if principal.policy is not None and principal.policy.max_concurrent:
+        cap = min(cap, principal.policy.max_concurrent)  # the key's own cap
     limit = min(body.max_parallel or server.config.parallel.max_workers, cap)
     spec = ParallelSpec(tasks=tasks, max_parallel=limit, fail_fast=body.fail_fast)
 
     def work(**hooks: Any) -> Awaitable[Any]:
         return run_parallel(
-            spec, max_parallel=limit, dry_run=body.dry_run, **_common(server), **hooks
+            spec, max_parallel=limit, dry_run=body.dry_run, **_common(server, principal), **hooks
         )
 
-    return await _answer(request, server, body.wire_format, work)
+    return await _answer(request, server, body.wire_format, audited(request, work, "parallel"))
 
 
 async def chain(request: Request) -> Response | StreamResponse:
@@ -197,7 +256,6 @@ async def chain(request: Request) -> Response | StreamResponse:
     from clinvoker.orchestrate import ChainSpec, Step, run_chain
 
     server, principal = server_of(request), principal_of(request)
-    principal.check_write(request.method)
     body = await read_json(request, ChainRequest, Family.NATIVE)
     if not body.steps:
         raise invalid_field("steps are required; send at least one step", "steps")
@@ -214,15 +272,25 @@ async def chain(request: Request) -> Response | StreamResponse:
         for field in ("prompt", "model", "system_prompt", "workdir"):
             check_text(getattr(s, field), f"steps[{i}].{field}")
         backend = s.backend or server.config.default_backend
-        workdir = _check_item(server, principal, backend, s.workdir, s.extra, f"steps[{i}]")
+        workdir, approval, sandbox = _check_item(
+            server,
+            principal,
+            backend,
+            s.workdir,
+            s.extra,
+            f"steps[{i}]",
+            model=s.model,
+            approval=s.approval_mode,
+            sandbox=s.sandbox_mode,
+        )
         steps.append(
             Step(
                 prompt=s.prompt,
                 backend=backend,
                 model=s.model,
                 workdir=workdir or "",
-                approval_mode=s.approval_mode,
-                sandbox_mode=s.sandbox_mode,
+                approval_mode=approval,
+                sandbox_mode=sandbox,
                 max_turns=s.max_turns,
                 system_prompt=s.system_prompt,
                 verbose=s.verbose,
@@ -239,9 +307,9 @@ async def chain(request: Request) -> Response | StreamResponse:
     )
 
     def work(**hooks: Any) -> Awaitable[Any]:
-        return run_chain(spec, dry_run=body.dry_run, **_common(server), **hooks)
+        return run_chain(spec, dry_run=body.dry_run, **_common(server, principal), **hooks)
 
-    return await _answer(request, server, body.wire_format, work)
+    return await _answer(request, server, body.wire_format, audited(request, work, "chain"))
 
 
 async def compare(request: Request) -> Response | StreamResponse:
@@ -249,7 +317,6 @@ async def compare(request: Request) -> Response | StreamResponse:
     from clinvoker.orchestrate import run_compare
 
     server, principal = server_of(request), principal_of(request)
-    principal.check_write(request.method)
     body = await read_json(request, CompareRequest, Family.NATIVE)
     if not body.backends:
         raise invalid_field("backends are required; name at least one", "backends")
@@ -259,8 +326,15 @@ async def compare(request: Request) -> Response | StreamResponse:
     check_text(body.model, "model")
     workdir = None
     for i, name in enumerate(body.backends):
-        workdir = _check_item(
-            server, principal, name, body.workdir, (), f"backends[{i}]", known=False
+        workdir, _, _ = _check_item(
+            server,
+            principal,
+            name,
+            body.workdir,
+            (),
+            f"backends[{i}]",
+            known=False,
+            model=body.model,
         )
 
     def work(**hooks: Any) -> Awaitable[Any]:
@@ -271,8 +345,8 @@ async def compare(request: Request) -> Response | StreamResponse:
             workdir=workdir,
             sequential=body.sequential,
             dry_run=body.dry_run,
-            **_common(server),
+            **_common(server, principal),
             **hooks,
         )
 
-    return await _answer(request, server, body.wire_format, work)
+    return await _answer(request, server, body.wire_format, audited(request, work, "compare"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -31,8 +31,10 @@ from clinvoker.errors import (
 from clinvoker.events import Done, Event
 from clinvoker.result import Result
 
+from clinvoker_server.audit import redact_command
 from clinvoker_server.concurrency import Concurrency, Lease
 from clinvoker_server.conversation import check_text
+from clinvoker_server.policy import run_config
 
 if TYPE_CHECKING:
     from clinvoker.api import RunHandle
@@ -40,10 +42,11 @@ if TYPE_CHECKING:
     from clinvoker.plugins import PluginHost
     from clinvoker.sessions import SessionStore
 
+    from clinvoker_server.audit import AuditLog
     from clinvoker_server.auth import Principal
     from clinvoker_server.telemetry import Telemetry
 
-__all__ = ["ActiveRun", "RunSpec", "Runs", "check_spec", "result_error"]
+__all__ = ["ActiveRun", "RunSpec", "Runs", "audit_record", "check_spec", "result_error"]
 
 T = TypeVar("T")
 
@@ -72,13 +75,24 @@ class RunSpec(msgspec.Struct, kw_only=True):
 
 
 class ActiveRun:
-    """One run in flight: its handle and its slot."""
+    """One run in flight: its handle, its slot, and who asked for it."""
 
-    def __init__(self, runs: Runs, spec: RunSpec, handle: RunHandle, lease: Lease) -> None:
+    def __init__(
+        self,
+        runs: Runs,
+        spec: RunSpec,
+        handle: RunHandle,
+        lease: Lease,
+        *,
+        key: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self.runs = runs
         self.spec = spec
         self.handle = handle
         self.lease = lease
+        self.key = key
+        self.request_id = request_id
         self.started = time.perf_counter()
         self.result: Result | None = None
         self._closed = False
@@ -135,27 +149,40 @@ class Runs:
     def __init__(
         self,
         *,
-        config: Config,
+        config: Callable[[], Config],
         host: PluginHost | None,
         store: SessionStore | None,
         concurrency: Concurrency,
         telemetry: Telemetry,
-        timeout: float | None,
+        audit: AuditLog | None = None,
+        is_key: Callable[[str], bool] = lambda _: False,
     ) -> None:
-        self.config = config
+        self._config = config
         self.host = host
         self.store = store
         self.concurrency = concurrency
         self.telemetry = telemetry
-        self.timeout = timeout
+        self.audit = audit
+        self.is_key = is_key
         self.active: set[ActiveRun] = set()
         self.jobs: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self.accepting = True
 
-    async def start(self, spec: RunSpec, principal: Principal) -> ActiveRun:
-        """Take a slot and start the run (errors: overloaded, unknown backend, missing CLI...)."""
+    @property
+    def config(self) -> Config:
+        """The configuration in force now (it changes on reload)."""
+        return self._config()
+
+    async def start(
+        self, spec: RunSpec, principal: Principal, *, request_id: str | None = None
+    ) -> ActiveRun:
+        """Take a slot and start the run (errors: overloaded, unknown backend, missing CLI...).
+
+        The run starts from the configuration in force now, as ``principal``'s policy shapes
+        it (:func:`clinvoker_server.policy.run_config`), and keeps it to the end.
+        """
         if not self.accepting:
             raise BackendOverloaded(
                 "the server is shutting down", hint="retry against another instance"
@@ -167,25 +194,27 @@ class Runs:
             key=principal.name if policy is not None else None,
             key_limit=policy.max_concurrent if policy is not None else 0,
         )
+        config = run_config(self.config, principal)
         try:
             if spec.ephemeral:
-                handle = self._start_handle(spec, principal)
+                handle = self._start_handle(spec, principal, config)
             else:  # creating the session writes (and locks) a file: keep it off the loop
-                handle = await asyncio.to_thread(self._start_handle, spec, principal)
+                handle = await asyncio.to_thread(self._start_handle, spec, principal, config)
         except BaseException as exc:
             lease.release()
             if isinstance(exc, ClinvokerError):
                 self.telemetry.record_error(spec.backend, exc.code)
             raise
-        run = ActiveRun(self, spec, handle, lease)
+        run = ActiveRun(self, spec, handle, lease, key=principal.name, request_id=request_id)
         self.active.add(run)
         self._idle.clear()
         self.telemetry.run_started(spec.backend)
         return run
 
-    def _start_handle(self, spec: RunSpec, principal: Principal) -> RunHandle:
+    def _start_handle(self, spec: RunSpec, principal: Principal, config: Config) -> RunHandle:
         from clinvoker import api
 
+        timeout = float(config.server.request_timeout_secs) or None
         return api.start(
             spec.prompt,
             backend=spec.backend,
@@ -200,12 +229,12 @@ class Runs:
             max_turns=spec.max_turns,
             system_prompt=spec.system_prompt,
             system_prompt_mode=spec.system_prompt_mode,
-            timeout=min((t for t in (spec.timeout, self.timeout) if t), default=None),
+            timeout=min((t for t in (spec.timeout, timeout) if t), default=None),
             extra_flags=spec.extra_flags,
             tags=spec.tags,
             metadata=spec.metadata,
             owner=principal.owner,
-            config=self.config,
+            config=config,
             store=self.store,
             host=self.host,
         )
@@ -244,6 +273,8 @@ class Runs:
             output_tokens=usage.output_tokens if usage else 0,
             error_code=(result.error_code if result is not None else "cancelled") or None,
         )
+        if self.audit is not None:
+            self.audit.write(audit_record(run, self.is_key))
 
     async def drain(self, grace: float) -> None:
         """Stop taking runs, wait up to ``grace`` seconds for the rest, then cancel them."""
@@ -293,3 +324,30 @@ def result_error(result: Result) -> ClinvokerError | None:
         backend=result.backend,
         backend_exit_code=result.exit_code,
     )
+
+
+def audit_record(run: ActiveRun, is_key: Callable[[str], bool]) -> dict[str, Any]:
+    """The audit-log line of a finished (or cancelled) run (see :mod:`clinvoker_server.audit`)."""
+    result = run.result
+    command = getattr(run.handle, "command", None)
+    request = getattr(run.handle, "request", None)
+    usage = result.usage if result is not None else None
+    status = "cancelled" if result is None else "ok" if result.ok else "error"
+    return {
+        "request_id": run.request_id,
+        "key": run.key,
+        "backend": run.spec.backend,
+        "model": (result.model if result is not None else None) or run.model,
+        "workdir": getattr(request, "workdir", None) or run.spec.workdir,
+        "session_id": run.session_id,
+        "command": redact_command(command.argv, is_key) if command is not None else None,
+        "duration_ms": round((time.perf_counter() - run.started) * 1000, 3),
+        "exit_code": result.exit_code if result is not None else None,
+        "status": status,
+        "error_code": (result.error_code if result is not None else "cancelled") or None,
+        "tokens": {
+            "input": usage.input_tokens if usage else 0,
+            "output": usage.output_tokens if usage else 0,
+            "cached": usage.cached_tokens if usage else 0,
+        },
+    }

@@ -4,7 +4,8 @@
 banner, and serves until its shutdown trigger fires — SIGTERM or SIGINT for :func:`run_server`.
 Then Hypercorn stops accepting connections and lets in-flight requests finish for up to
 ``server.shutdown_grace_secs``; whatever is still running after that is cancelled, which ends the
-backend CLIs' process groups; the process exits 0.
+backend CLIs' process groups; the process exits 0. SIGHUP reloads the configuration
+(:mod:`clinvoker_server.reload`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from clinvoker.sessions import SessionStore
     from starlette.applications import Starlette
 
-__all__ = ["bind_socket", "run_server", "serve"]
+__all__ = ["bind_socket", "config_file_of", "run_server", "serve"]
 
 log = logging.getLogger("clinvoker_server")
 
@@ -105,12 +107,16 @@ async def serve(
     hc.include_server_header = False
     _close_idle_connections_on_hangup()
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
     if shutdown_trigger is None:
-        loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
         shutdown_trigger = stop.wait
+    reloader = getattr(getattr(app.state, "server", None), "reloader", None)
+    if reloader is not None and hasattr(signal, "SIGHUP"):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, reloader.request, "SIGHUP")
     if on_ready is not None:
         on_ready(url)
     await hypercorn_serve(app, hc, shutdown_trigger=shutdown_trigger, mode="asgi")  # type: ignore[arg-type]
@@ -160,13 +166,19 @@ def run_server(
     host: PluginHost | None = None,
     store: SessionStore | None = None,
     ready_file: str | None = None,
+    loader: Callable[[], Config] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
 ) -> int:
-    """``clinvk serve``: build the app, print the banner, serve until a signal; return 0."""
+    """``clinvk serve``: build the app, print the banner, serve until a signal; return 0.
+
+    ``loader`` reloads the configuration on SIGHUP and when ``config_file`` changes (see
+    :mod:`clinvoker_server.reload`); without it a reload re-reads the key sources only.
+    """
     from clinvoker_server.app import create_app
 
     configure_logging(config.server.log_format)
     sock = bind_socket(config.server.host, config.server.port)
-    app = create_app(config, host=host, store=store)
+    app = create_app(config, host=host, store=store, loader=loader, config_file=config_file)
 
     def ready(url: str) -> None:
         print(banner(url), flush=True)
@@ -176,3 +188,11 @@ def run_server(
     kwargs: dict[str, Any] = {"sock": sock, "on_ready": ready}
     asyncio.run(serve(app, config, **kwargs))
     return 0
+
+
+def config_file_of(path: str | os.PathLike[str] | None) -> Path:
+    """The config file :func:`clinvoker.config.load_config` reads for ``path`` (to watch it):
+    ``path``, else ``$CLINVK_CONFIG``, else ``<home>/config.yaml`` (which may not exist yet)."""
+    from clinvoker.paths import config_path
+
+    return Path(path).expanduser() if path else config_path()

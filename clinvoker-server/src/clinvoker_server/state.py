@@ -19,10 +19,14 @@ if TYPE_CHECKING:
     from clinvoker.plugins import PluginHost
     from clinvoker.sessions import SessionStore
 
-    from clinvoker_server.auth import KeySource
+    from clinvoker_server.audit import AuditLog
+    from clinvoker_server.auth import KeyRing
     from clinvoker_server.health import Availability
     from clinvoker_server.models import ModelRouter
+    from clinvoker_server.ratelimit import RateLimiter
+    from clinvoker_server.reload import Reloader
     from clinvoker_server.runs import Runs
+    from clinvoker_server.settings import Settings
     from clinvoker_server.telemetry import Telemetry
     from clinvoker_server.workdir import WorkdirPolicy
 
@@ -31,22 +35,54 @@ __all__ = ["ServerState", "principal_of", "server_of", "until_disconnect"]
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(eq=False)
 class ServerState:
-    """The configuration and the long-lived services of one server."""
+    """The long-lived services of one server and its current :class:`Settings`.
 
-    config: Config
+    ``settings`` is replaced as a whole on reload (:meth:`apply`); the properties below read the
+    current generation, so take ``server.settings`` once when several values must agree.
+    """
+
+    settings: Settings
     host: PluginHost
-    keys: KeySource
-    router: ModelRouter
     runs: Runs
     telemetry: Telemetry
-    workdirs: WorkdirPolicy
-    availability: Availability
+    limiter: RateLimiter
+    audit: AuditLog
     store_override: SessionStore | None = None
+    reloader: Reloader | None = None
     started: float = field(default_factory=time.monotonic)
     created: int = field(default_factory=lambda: int(time.time()))
     _store: Any = None
+
+    def apply(self, settings: Settings) -> None:
+        """Swap in a new generation of settings (one atomic assignment)."""
+        self.settings = settings
+
+    @property
+    def config(self) -> Config:
+        """The current configuration."""
+        return self.settings.config
+
+    @property
+    def keys(self) -> KeyRing:
+        """The current API keys."""
+        return self.settings.keys
+
+    @property
+    def router(self) -> ModelRouter:
+        """The current model routing."""
+        return self.settings.router
+
+    @property
+    def workdirs(self) -> WorkdirPolicy:
+        """The current workdir allow/deny lists."""
+        return self.settings.workdirs
+
+    @property
+    def availability(self) -> Availability:
+        """Backend CLI availability under the current configuration."""
+        return self.settings.availability
 
     @property
     def keepalive(self) -> float:

@@ -2,7 +2,7 @@
 
 Logged: time, request id, method, path, route template, status, response bytes, duration, client
 address and the *name* of the API key (never the key, the query string or any header value).
-With ``server.audit_log`` set, the same JSON lines are appended to that file.
+The audit log of runs is separate (:mod:`clinvoker_server.audit`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,10 +33,9 @@ def route_template(scope: Scope) -> str:
 class AccessLogMiddleware:
     """Logs every HTTP request after its response is complete."""
 
-    def __init__(self, app: ASGIApp, *, fmt: str = "json", audit: IO[str] | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, fmt: str = "json") -> None:
         self.app = app
         self.fmt = fmt
-        self.audit = audit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +59,7 @@ class AccessLogMiddleware:
             self._emit(scope, status or 500, size, time.perf_counter() - start)
 
     def _emit(self, scope: Scope, status: int, size: int, elapsed: float) -> None:
-        if not ACCESS_LOGGER.isEnabledFor(logging.INFO) and self.audit is None:
+        if not ACCESS_LOGGER.isEnabledFor(logging.INFO):
             return
         st = state(scope)
         principal = st.get("principal")
@@ -82,6 +81,3 @@ class AccessLogMiddleware:
         else:
             line = " ".join(f"{k}={v}" for k, v in record.items() if v is not None)
         ACCESS_LOGGER.info(line)
-        if self.audit is not None:
-            self.audit.write(_encode(record).decode() + "\n")
-            self.audit.flush()

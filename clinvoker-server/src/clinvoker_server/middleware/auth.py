@@ -3,16 +3,19 @@
 With keys configured, everything else — HEAD, non-preflight OPTIONS, ``/metrics``, ``/docs``,
 ``/openapi.json``, unknown paths — needs a key (the path was normalised by the request-id
 middleware, so ``//health/../api/v1/sessions`` is not ``/health``). The authenticated
-:class:`~clinvoker_server.auth.Principal` is put in the request state.
+:class:`~clinvoker_server.auth.Principal` is put in the request state. When a key source
+failed (the server fails closed) every request but ``GET /health`` gets 503.
 """
 
 from __future__ import annotations
 
-from clinvoker.errors import AuthError
+from collections.abc import Callable
+
+from clinvoker.errors import ClinvokerError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from clinvoker_server.auth import ANONYMOUS, KeySource, presented_key
+from clinvoker_server.auth import ANONYMOUS, KeyRing, presented_key
 from clinvoker_server.middleware._common import reject, state
 
 __all__ = ["OPEN_PATHS", "AuthMiddleware"]
@@ -21,9 +24,9 @@ OPEN_PATHS = frozenset({"/health"})
 
 
 class AuthMiddleware:
-    """Checks the presented key against the key ring."""
+    """Checks the presented key against the current key ring (``keys`` is called per request)."""
 
-    def __init__(self, app: ASGIApp, *, keys: KeySource) -> None:
+    def __init__(self, app: ASGIApp, *, keys: Callable[[], KeyRing]) -> None:
         self.app = app
         self.keys = keys
 
@@ -32,7 +35,7 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         st = state(scope)
-        keyring = self.keys.current()
+        keyring = self.keys()
         if not keyring.enabled or (
             scope["path"] in OPEN_PATHS and scope["method"] in ("GET", "HEAD")
         ):
@@ -41,7 +44,7 @@ class AuthMiddleware:
             return
         try:
             st["principal"] = keyring.authenticate(presented_key(Headers(scope=scope)))
-        except AuthError as exc:
+        except ClinvokerError as exc:  # AuthError, or KeysUnavailable when a key source failed
             await reject(scope, receive, send, exc)
             return
         await self.app(scope, receive, send)

@@ -8,6 +8,8 @@ before the handler sees a byte; the buffered body is then replayed to the applic
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clinvoker.errors import RequestTooLarge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,20 +21,22 @@ _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class BodySizeMiddleware:
-    """Refuses bodies over ``limit`` bytes with 413 in the family's error shape."""
+    """Refuses bodies over ``limit()`` bytes (read per request) with 413 in the family's shape."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: Callable[[], int]) -> None:
         self.app = app
         self.limit = limit
 
-    def _too_large(self) -> RequestTooLarge:
+    @staticmethod
+    def _too_large(limit: int) -> RequestTooLarge:
         return RequestTooLarge(
-            f"request body exceeds the size limit of {self.limit} bytes",
+            f"request body exceeds the size limit of {limit} bytes",
             hint="send a smaller body or raise server.max_request_body_bytes",
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.limit <= 0:
+        limit = self.limit()
+        if scope["type"] != "http" or limit <= 0:
             await self.app(scope, receive, send)
             return
         length = header(scope, b"content-length")
@@ -41,8 +45,8 @@ class BodySizeMiddleware:
                 declared = int(length)
             except ValueError:
                 declared = -1
-            if declared > self.limit:
-                await reject(scope, receive, send, self._too_large())
+            if declared > limit:
+                await reject(scope, receive, send, self._too_large(limit))
                 return
             if declared == 0:
                 await self.app(scope, receive, send)
@@ -58,8 +62,8 @@ class BodySizeMiddleware:
                 return
             body = message.get("body", b"")
             total += len(body)
-            if total > self.limit:
-                await reject(scope, receive, send, self._too_large())
+            if total > limit:
+                await reject(scope, receive, send, self._too_large(limit))
                 return
             chunks.append(body)
             if not message.get("more_body", False):

@@ -10,14 +10,14 @@ Any other ``OPTIONS`` request is an ordinary request and needs a key like everyt
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from clinvoker.errors import Forbidden
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinvoker_server.middleware._common import header, reject
 
-__all__ = ["CORSMiddleware"]
+__all__ = ["CORSMiddleware", "CorsPolicy"]
 
 DEFAULT_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
 ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -29,18 +29,12 @@ def _pattern(origins: Iterable[str]) -> re.Pattern[str]:
     return re.compile("^(?:" + "|".join(parts or ["(?!)"]) + ")$")
 
 
-class CORSMiddleware:
-    """Adds CORS headers for allowed origins and answers preflights."""
+class CorsPolicy:
+    """The allowed origins and what to answer them (immutable; rebuilt on reload)."""
 
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        origins: Iterable[str] = (),
-        allow_credentials: bool = False,
-        max_age: int = 0,
+        self, origins: Iterable[str] = (), *, allow_credentials: bool = False, max_age: int = 0
     ) -> None:
-        self.app = app
         origins = list(origins) or list(DEFAULT_ORIGINS)
         self.any_origin = "*" in origins
         self.allowed = _pattern(origins)
@@ -51,10 +45,22 @@ class CORSMiddleware:
         """Whether ``origin`` matches the allowed origins."""
         return self.any_origin or bool(self.allowed.match(origin))
 
-    def _allow_origin(self, origin: str) -> bytes:
+    def allow_origin(self, origin: str) -> bytes:
+        """The ``Access-Control-Allow-Origin`` value for ``origin``."""
         if self.any_origin and not self.allow_credentials:
             return b"*"
         return origin.encode("latin-1")
+
+
+class CORSMiddleware:
+    """Adds CORS headers for allowed origins and answers preflights.
+
+    ``policy`` is called per request, so a reloaded configuration applies at once.
+    """
+
+    def __init__(self, app: ASGIApp, *, policy: Callable[[], CorsPolicy]) -> None:
+        self.app = app
+        self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,7 +70,8 @@ class CORSMiddleware:
         if not origin:
             await self.app(scope, receive, send)
             return
-        allowed = self.origin_allowed(origin)
+        policy = self.policy()
+        allowed = policy.origin_allowed(origin)
         if scope["method"] == "OPTIONS" and header(scope, b"access-control-request-method"):
             if not allowed:
                 await reject(
@@ -77,17 +84,17 @@ class CORSMiddleware:
                     ),
                 )
                 return
-            await self._preflight(scope, send, origin)
+            await self._preflight(scope, send, origin, policy)
             return
         if not allowed:
             await self.app(scope, receive, send)
             return
         extra = [
-            (b"access-control-allow-origin", self._allow_origin(origin)),
+            (b"access-control-allow-origin", policy.allow_origin(origin)),
             (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
             (b"vary", b"Origin"),
         ]
-        if self.allow_credentials:
+        if policy.allow_credentials:
             extra.append((b"access-control-allow-credentials", b"true"))
 
         async def send_with_cors(message: Message) -> None:
@@ -97,18 +104,18 @@ class CORSMiddleware:
 
         await self.app(scope, receive, send_with_cors)
 
-    async def _preflight(self, scope: Scope, send: Send, origin: str) -> None:
+    async def _preflight(self, scope: Scope, send: Send, origin: str, policy: CorsPolicy) -> None:
         requested = header(scope, b"access-control-request-headers")
         headers = [
-            (b"access-control-allow-origin", self._allow_origin(origin)),
+            (b"access-control-allow-origin", policy.allow_origin(origin)),
             (b"access-control-allow-methods", ALLOW_METHODS.encode()),
-            (b"access-control-max-age", self.max_age.encode()),
+            (b"access-control-max-age", policy.max_age.encode()),
             (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
             (b"content-length", b"0"),
         ]
         if requested:
             headers.append((b"access-control-allow-headers", requested.encode("latin-1")))
-        if self.allow_credentials:
+        if policy.allow_credentials:
             headers.append((b"access-control-allow-credentials", b"true"))
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
