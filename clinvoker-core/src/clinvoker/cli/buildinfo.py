@@ -1,7 +1,7 @@
 """Version, commit and build date of the installed clinvoker (for ``clinvk version``).
 
-The commit comes from the installer's record when clinvoker was installed from a git URL
-(``direct_url.json``), else from the git checkout of an editable install; the build date is when
+The commit comes from the git checkout of an editable install, else from the installer's record
+when clinvoker was installed from a git URL (``direct_url.json``); the build date is when
 the distribution was installed. Unknown values print as ``none`` / ``unknown`` like the Go tool.
 Only the standard library is used (no ``importlib.metadata``), so ``clinvk version`` stays fast.
 """
@@ -47,8 +47,7 @@ def build_info() -> BuildInfo:
     dist = _dist_info()
     if dist is None:
         return BuildInfo(version=__version__)
-    direct_url = _read_json(os.path.join(dist, "direct_url.json"))
-    commit = _commit_from_direct_url(direct_url) or _commit_from_checkout(direct_url) or "none"
+    commit = _commit_from_checkout(dist) or _commit_from_direct_url(dist) or "none"
     return BuildInfo(version=__version__, commit=commit, built=_install_time(dist) or "unknown")
 
 
@@ -71,7 +70,7 @@ def _read_json(path: str) -> dict[str, object]:
             text = fh.read()
     except OSError:
         return {}
-    import json  # only when the file exists (VCS and editable installs)
+    import json  # only when the file exists (installs from a URL)
 
     try:
         data = json.loads(text)
@@ -88,20 +87,24 @@ def _install_time(dist: str) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
 
-def _commit_from_direct_url(data: dict[str, object]) -> str | None:
+def _commit_from_direct_url(dist: str) -> str | None:
+    """For an install from a VCS URL: the commit the installer recorded."""
+    data = _read_json(os.path.join(dist, "direct_url.json"))
     vcs = data.get("vcs_info")
     commit = vcs.get("commit_id") if isinstance(vcs, dict) else None
     return commit[:12] if isinstance(commit, str) and commit else None
 
 
-def _commit_from_checkout(data: dict[str, object]) -> str | None:
-    """For an editable install: read ``HEAD`` of the git checkout it points to (no subprocess)."""
-    url = data.get("url")
-    if not isinstance(url, str) or not url.startswith("file://"):
-        return None
-    from urllib.parse import unquote, urlparse
+def _commit_from_checkout(dist: str) -> str | None:
+    """For an editable install: ``HEAD`` of the git checkout holding the code (no subprocess).
 
-    folder = unquote(urlparse(url).path)
+    An install is editable when the package does not live next to its ``.dist-info``.
+    """
+    import clinvoker
+
+    folder = os.path.dirname(os.path.abspath(clinvoker.__file__))
+    if folder.startswith(os.path.dirname(os.path.abspath(dist)) + os.sep):
+        return None
     while True:
         git = os.path.join(folder, ".git")
         if os.path.isdir(git):
