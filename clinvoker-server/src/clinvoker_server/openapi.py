@@ -119,7 +119,15 @@ def build_spec() -> dict[str, Any]:
                 "200": {
                     "description": "OK",
                     "content": {"text/plain": {"schema": {"type": "string"}}},
-                }
+                },
+                "401": {
+                    "description": "Missing or invalid API key",
+                    "content": {"application/json": {"schema": _ref(NativeErrorBody)}},
+                },
+                "404": {
+                    "description": "Metrics are disabled (server.metrics_enabled is false)",
+                    "content": {"application/json": {"schema": _ref(NativeErrorBody)}},
+                },
             },
         }
     }
