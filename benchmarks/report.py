@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -128,6 +129,13 @@ def _os_name() -> str:
     return platform.system()
 
 
+def _kernel() -> str:
+    """The kernel's version number only (vendor build tags are left out)."""
+    release = platform.release()
+    match = re.match(r"\d+(?:\.\d+){0,2}", release)
+    return match.group(0) if match else "unknown"
+
+
 def _node_version() -> str:
     node = shutil.which("node")
     if node is None:
@@ -147,7 +155,7 @@ def machine() -> list[tuple[str, str]]:
     return [
         ("CPU", f"{_cpu_model()}, {usable} usable cores ({os.cpu_count()} online)"),
         ("Memory", _meminfo_gib()),
-        ("OS", f"{_os_name()}, {platform.system()} {platform.release()} ({platform.machine()})"),
+        ("OS", f"{_os_name()}, {platform.system()} {_kernel()} ({platform.machine()})"),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("Node.js", _node_version()),
     ]

@@ -191,7 +191,7 @@ async def throughput_rows(bench: Bench, ctx: Context) -> list[Row]:
     rows = []
     rounds = max(2, ctx.rounds // 2)
     for concurrency in CONCURRENCY:
-        total = ctx.scaled(max(40, 4 * concurrency), concurrency)
+        total = ctx.scaled(max(100, 4 * concurrency), concurrency)
         conns = [Connection(bench.port) for _ in range(concurrency)]
         await asyncio.gather(*(bench.chat(c) for c in conns))  # open and warm every connection
         served, direct = [], []
