@@ -189,6 +189,4 @@ def bench(session: nox.Session) -> None:
     _sync(session, "--all-packages", "--group", "test", "--group", "bench")
     env = {"CLINVK_TEST_CLIS_BIN": ensure_clis(session)}
     python = str(Path(session.virtualenv.bin) / "python")
-    session.run(
-        *_isolated([python, "-m", "benchmarks", *session.posargs]), env=env, external=True
-    )
+    session.run(*_isolated([python, "-m", "benchmarks", *session.posargs]), env=env, external=True)
