@@ -23,6 +23,8 @@ BACKEND_PACKAGES = (
 
 def print_backends(state: CliState, *, as_json: bool) -> int:
     """Check every registered backend and print the report (table or JSON)."""
+    if state.remote:
+        return _print_remote(state, as_json=as_json)
     from clinvoker.availability import check_backends_sync
     from clinvoker.plugins import get_host
 
@@ -90,3 +92,39 @@ def _report_object(report: Availability) -> dict[str, Any]:
     data = msgspec.to_builtins(report)
     assert isinstance(data, dict)
     return data
+
+
+def _print_remote(state: CliState, *, as_json: bool) -> int:
+    """``clinvk --server URL backends``: what the server has."""
+    from clinvoker.cli.remote import RemoteClient
+
+    client = state.client
+    assert isinstance(client, RemoteClient)
+    infos = client.backends()
+    if state.wants_json(as_json):
+        from clinvoker.cli.render import dumps
+
+        items = [
+            {
+                "backend": b.name,
+                "installed": b.available,
+                "path": b.executable,
+                "default_model": b.default_model,
+                "models": b.models,
+            }
+            for b in infos
+        ]
+        click.echo(dumps({"server": client.url, "backends": items, "plugin_failures": []}))
+        return OK
+    click.echo(f"Backends of the server at {client.url}:")
+    if not infos:
+        click.echo("None: the server has no backend installed.")
+        return OK
+    from clinvoker.cli.tables import format_table
+
+    rows = [
+        [b.name, "yes" if b.available else "no", b.default_model or "-", b.executable or "-"]
+        for b in infos
+    ]
+    click.echo(format_table(["BACKEND", "INSTALLED", "DEFAULT MODEL", "PATH"], rows))
+    return OK

@@ -1,9 +1,9 @@
 """The seam between the commands and where the work happens.
 
-Commands never call the library directly; they call a :class:`Client`. Today the only one is
-:class:`LocalClient`, which runs everything in this process through the library (``clinvoker.api``,
-``clinvoker.orchestrate``, the session store). A remote client (``--server URL``) will implement
-the same methods over HTTP.
+Commands never call the library directly; they call a :class:`Client`. :class:`LocalClient`
+runs everything in this process through the library (``clinvoker.api``, ``clinvoker.orchestrate``,
+the session store); :class:`~clinvoker.cli.remote.RemoteClient` (``--server URL``) implements the
+same methods over a clinvoker server's HTTP API. A started prompt is a :class:`Run` either way.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
     from clinvoker.api import RunHandle
     from clinvoker.config import Config
+    from clinvoker.events import Event
     from clinvoker.orchestrate import (
         ChainReport,
         ChainSpec,
@@ -24,9 +27,10 @@ if TYPE_CHECKING:
         ParallelReport,
         ParallelSpec,
     )
+    from clinvoker.result import Result
     from clinvoker.sessions import Session, SessionStore
 
-__all__ = ["Client", "LocalClient", "PromptRequest"]
+__all__ = ["Client", "DryRun", "LocalClient", "PromptRequest", "Run"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +53,10 @@ class PromptRequest:
     system_prompt_mode: str | None = None
     timeout: float | None = None
     add_dirs: tuple[str, ...] = ()
+    continue_mode: str | None = None
+    """Remote only: ``last`` (``-c``) or ``auto`` (auto-resume) lets the server pick the session."""
+    native: bool = False
+    """``--native``: the run must also deliver the CLI's own stdout lines."""
 
     def library_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``clinvoker.api.start`` / ``prepare`` (unset ones left out)."""
@@ -72,10 +80,47 @@ class PromptRequest:
         return kwargs
 
 
+@dataclasses.dataclass(frozen=True)
+class DryRun:
+    """What ``--dry-run`` shows: the command that would run, where, and which session it continues."""
+
+    backend: str
+    argv: list[str]
+    shell: str
+    cwd: str
+    env: list[str]
+    """Names of the variables added for the CLI (never their values)."""
+    continue_session: str | None = None
+    continue_backend: str | None = None
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class Run(Protocol):
+    """A started prompt: ``RunHandle`` locally, ``RemoteRun`` on a server."""
+
+    on_native_line: Callable[[bytes], None] | None
+
+    @property
+    def backend(self) -> _Named: ...
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def result(self) -> Result: ...
+
+
 class Client(Protocol):
     """What ``clinvk`` commands need from clinvoker."""
 
-    def default_backend(self, requested: str | None) -> str: ...
+    remote: bool
+    """Whether the work happens on a server (``--server``)."""
 
     def find_continuation(self, *, backend: str | None, workdir: str) -> Session | None: ...
 
@@ -83,9 +128,11 @@ class Client(Protocol):
         self, *, backend: str | None, workdir: str | None, resumable: bool = True
     ) -> Session | None: ...
 
-    def prepare(self, request: PromptRequest) -> RunHandle: ...
+    def dry_run(self, request: PromptRequest) -> DryRun: ...
 
-    def start(self, request: PromptRequest) -> RunHandle: ...
+    def start(self, request: PromptRequest) -> Run: ...
+
+    def describe(self, run: Run, request: PromptRequest) -> list[str]: ...
 
     def list_sessions(
         self,
@@ -121,6 +168,8 @@ class Client(Protocol):
 
 class LocalClient:
     """Runs everything in this process through the library."""
+
+    remote = False
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -159,11 +208,31 @@ class LocalClient:
 
         return api.prepare(request.prompt, config=self.config, **request.library_kwargs())
 
+    def dry_run(self, request: PromptRequest) -> DryRun:
+        """What ``request`` would run (``--dry-run``)."""
+        handle = self.prepare(request)
+        command = handle.command
+        return DryRun(
+            backend=handle.backend.name,
+            argv=list(command.argv),
+            shell=command.shell_line(),
+            cwd=command.cwd or absolute_workdir(None),
+            env=sorted(command.env),
+        )
+
     def start(self, request: PromptRequest) -> RunHandle:
         """A handle for the run; the CLI starts when the handle is iterated."""
         from clinvoker import api
 
         return api.start(request.prompt, config=self.config, **request.library_kwargs())
+
+    def describe(self, run: Run, request: PromptRequest) -> list[str]:
+        """The ``-v`` lines about a started run: its command line and directory."""
+        command = getattr(run, "command", None)
+        if command is None:
+            return []
+        cwd = command.cwd or absolute_workdir(request.workdir)
+        return [f"running: {command.shell_line()}", f"cwd: {cwd}"]
 
     # -- sessions ------------------------------------------------------------------------------
 

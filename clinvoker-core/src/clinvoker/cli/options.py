@@ -9,8 +9,9 @@ This module imports only click, so ``clinvk --help`` stays fast.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -20,9 +21,11 @@ __all__ = [
     "OUTPUT_FORMATS",
     "SANDBOX_MODES",
     "GlobalFlags",
+    "WorkdirType",
     "add_global_options",
     "global_flags",
     "run_options",
+    "server_url",
     "split_list",
 ]
 
@@ -48,6 +51,8 @@ class GlobalFlags:
     ephemeral: bool = False
     verbose: bool = False
     debug: bool = False
+    server: str | None = None
+    api_key: str | None = None
 
 
 def _record(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -66,6 +71,39 @@ def global_flags(ctx: click.Context | None = None) -> GlobalFlags:
     """The global flags of the current invocation."""
     ctx = ctx or click.get_current_context()
     return GlobalFlags(**ctx.find_root().meta.get(_META_KEY, {}))
+
+
+def server_url(flags: GlobalFlags) -> str | None:
+    """The server to run on: ``--server``, else ``$CLINVK_SERVER``; empty means here."""
+    value = flags.server if flags.server is not None else os.environ.get("CLINVK_SERVER", "")
+    return value.strip() or None
+
+
+if TYPE_CHECKING:  # click 8.5 made ParamType generic; older versions cannot subscript it
+    _ParamType = click.ParamType[str, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class WorkdirType(_ParamType):
+    """``-w DIR``: an existing local directory, or with a server a path on the server.
+
+    A server's directory need not exist here, so it is only made absolute (relative to the
+    current directory); the server checks it. ``--server`` is eager, so it is known in time.
+    """
+
+    name = "directory"
+    _local = click.Path(exists=True, file_okay=False, resolve_path=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if ctx is not None and server_url(global_flags(ctx)) is not None:
+            return os.path.abspath(os.path.expanduser(str(value)))
+        return self._local.convert(value, param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[Any]:
+        return self._local.shell_complete(ctx, param, incomplete)
 
 
 _GLOBAL_SPECS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
@@ -88,8 +126,9 @@ _GLOBAL_SPECS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         ("-w", "--workdir", "workdir"),
         {
             "metavar": "DIR",
-            "type": click.Path(exists=True, file_okay=False, resolve_path=True),
-            "help": "Working directory of the backend CLI (default: the current directory).",
+            "type": WorkdirType(),
+            "help": "Working directory of the backend CLI (default: the current directory; "
+            "with --server, a directory on the server, default the server's).",
         },
     ),
     (
@@ -126,6 +165,23 @@ _GLOBAL_SPECS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (
         ("--debug", "debug"),
         {"is_flag": True, "default": None, "help": "Show Python tracebacks for errors."},
+    ),
+    (
+        ("--server", "server"),
+        {
+            "metavar": "URL",
+            "is_eager": True,
+            "help": "Run on the clinvoker server at URL (`clinvk serve`) instead of here "
+            "(default: $CLINVK_SERVER; an empty URL means here).",
+        },
+    ),
+    (
+        ("--api-key", "api_key"),
+        {
+            "metavar": "KEY",
+            "help": "API key for --server (default: $CLINVK_API_KEY, which is safer: "
+            "command lines are visible to other users).",
+        },
     ),
 )
 

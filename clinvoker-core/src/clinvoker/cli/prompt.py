@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from clinvoker.cli.aio import run_async
-from clinvoker.cli.client import PromptRequest, absolute_workdir
+from clinvoker.cli.client import DryRun, PromptRequest, absolute_workdir
 from clinvoker.cli.exitcodes import BACKEND_FAILED, INTERRUPTED, NOT_INSTALLED, OK, TIMEOUT
 from clinvoker.cli.options import split_list
 from clinvoker.cli.state import CliState, get_state
 from clinvoker.cli.tables import time_ago
 
 if TYPE_CHECKING:
-    from clinvoker.api import RunHandle
+    from clinvoker.cli.client import Run
     from clinvoker.cli.render import Renderer
     from clinvoker.result import Result
     from clinvoker.sessions import Session
@@ -49,6 +49,10 @@ def run_root(ctx: click.Context, args: list[str], options: dict[str, Any]) -> in
         click.echo(ctx.get_help())
         return OK
     request = build_request(state, prompt, options)
+    if state.client.remote:
+        return execute(
+            state, _server_continuation(state, request, options), native=options["native"]
+        )
     session = _continuation(state, request, options)
     if session is not None:
         request = dataclasses.replace(request, resume=session.id, backend=session.backend)
@@ -121,6 +125,19 @@ def _continuation(
     return state.client.find_continuation(backend=request.backend, workdir=workdir)
 
 
+def _server_continuation(
+    state: CliState, request: PromptRequest, options: dict[str, Any]
+) -> PromptRequest:
+    """With ``--server`` the server picks the session to continue (it knows its directories)."""
+    if request.ephemeral or options["new"]:
+        return request
+    if options["continue_"]:
+        return dataclasses.replace(request, continue_mode="last")
+    if state.config.session.auto_resume:
+        return dataclasses.replace(request, continue_mode="auto")
+    return request
+
+
 def output_format(state: CliState) -> str:
     """``-o`` if given (and not ``default``), else config ``output.format``, else ``json``."""
     flag = (state.flags.output_format or "default").lower()
@@ -144,12 +161,18 @@ def execute(
             raise click.UsageError("--native only applies to -o stream-json")
         fmt = "stream-json"
     if state.flags.dry_run or state.config.unified_flags.dry_run:
-        handle = state.client.prepare(request)
-        _print_dry_run(state, handle, fmt, continuing)
+        plan = state.client.dry_run(request)
+        if continuing is not None:
+            plan = dataclasses.replace(
+                plan, continue_session=continuing.id, continue_backend=continuing.backend
+            )
+        _print_dry_run(plan, fmt)
         return OK
+    if native:
+        request = dataclasses.replace(request, native=True)
     handle = state.client.start(request)
-    state.verbose(f"running: {handle.command.shell_line()}")
-    state.verbose(f"cwd: {handle.command.cwd or absolute_workdir(request.workdir)}")
+    for line in state.client.describe(handle, request):
+        state.verbose(line)
     from clinvoker.cli.render import make_renderer
 
     renderer = make_renderer(
@@ -169,7 +192,7 @@ def execute(
     return result_exit_code(result)
 
 
-async def _drive(handle: RunHandle, renderer: Renderer, *, native: bool) -> Result:
+async def _drive(handle: Run, renderer: Renderer, *, native: bool) -> Result:
     """Feed the run's events (and raw lines with ``--native``) to the renderer."""
     from clinvoker.events import Done
 
@@ -206,26 +229,22 @@ def result_exit_code(result: Result) -> int:
     return OK
 
 
-def _print_dry_run(
-    state: CliState, handle: RunHandle, fmt: str, continuing: Session | None
-) -> None:
-    command = handle.command
-    cwd = command.cwd or absolute_workdir(None)
+def _print_dry_run(plan: DryRun, fmt: str) -> None:
     if fmt == "json":
         from clinvoker.cli.render import dumps
 
         obj = {
             "dry_run": True,
-            "backend": handle.backend.name,
-            "command": list(command.argv),
-            "shell": command.shell_line(),
-            "cwd": cwd,
-            "env": sorted(command.env),
-            "continue_session": continuing.id if continuing is not None else None,
+            "backend": plan.backend,
+            "command": plan.argv,
+            "shell": plan.shell,
+            "cwd": plan.cwd,
+            "env": plan.env,
+            "continue_session": plan.continue_session,
         }
         click.echo(dumps(obj))
         return
-    if continuing is not None:
-        click.echo(f"Would continue session {continuing.id[:8]} ({continuing.backend})")
-    click.echo(f"Would execute: {command.shell_line()}")
-    click.echo(f"  cwd: {cwd}")
+    if plan.continue_session is not None:
+        click.echo(f"Would continue session {plan.continue_session[:8]} ({plan.continue_backend})")
+    click.echo(f"Would execute: {plan.shell}")
+    click.echo(f"  cwd: {plan.cwd}")

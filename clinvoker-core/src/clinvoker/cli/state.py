@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from clinvoker.cli.options import GlobalFlags, global_flags
+from clinvoker.cli.options import GlobalFlags, global_flags, server_url
 
 if TYPE_CHECKING:
     from clinvoker.cli.client import Client
@@ -36,8 +36,29 @@ class CliState:
         return load_config(self.flags.config)
 
     @cached_property
+    def server(self) -> str | None:
+        """The server everything runs on (``--server`` / ``$CLINVK_SERVER``), else ``None``."""
+        return server_url(self.flags)
+
+    @property
+    def remote(self) -> bool:
+        """Whether the commands run on a server."""
+        return self.server is not None
+
+    @cached_property
     def client(self) -> Client:
-        """What the commands call to run prompts and manage sessions (the local library)."""
+        """What the commands call to run prompts and manage sessions.
+
+        The local library, or with ``--server`` the server's API (key: ``--api-key``, else
+        ``$CLINVK_API_KEY``).
+        """
+        if self.server is not None:
+            import os
+
+            from clinvoker.cli.remote import RemoteClient
+
+            key = self.flags.api_key or os.environ.get("CLINVK_API_KEY", "").strip() or None
+            return RemoteClient(self.server, api_key=key, config=self.config, note=self.note)
         from clinvoker.cli.client import LocalClient
 
         return LocalClient(self.config)
