@@ -6,7 +6,8 @@
   sandbox, approval ``auto``/``none``, or an ``extra`` flag that changes permissions — is a 403.
   The configuration's own approval/sandbox defaults and permission flags in a backend's
   ``extra_flags`` are dropped for such runs (:func:`run_config`), so they cannot widen it either.
-* ``workdir_roots`` — ``extra`` flags naming directories (``--add-dir``) must stay inside them.
+* ``workdir_roots`` — ``extra`` flags naming directories (``--add-dir``) must stay inside them
+  (and, for every key, inside the server's allowed and outside its blocked prefixes).
 
 Everything else in a policy (backends, models, roots of the working directory itself) is
 checked by :class:`~clinvoker_server.auth.Principal` and :mod:`clinvoker_server.workdir`.
@@ -98,11 +99,10 @@ def check_policy_flags(
 ) -> None:
     """Refuse ``extra`` flags that would step outside the key's policy (403).
 
-    Read-only keys may not pass :data:`PERMISSION_FLAGS`; keys with ``workdir_roots`` may name
-    directories (``--add-dir``) only inside their roots.
+    Read-only keys may not pass :data:`PERMISSION_FLAGS`. A directory named by a flag
+    (``--add-dir``, ``--config-dir``) must pass the same checks as a workdir — the server's
+    blocked and allowed prefixes for every key, and the key's ``workdir_roots`` when it has them.
     """
-    if principal.policy is None:
-        return
     roots = principal.roots
     for i, token in enumerate(flags):
         name, value = _split(token)
@@ -112,7 +112,7 @@ def check_policy_flags(
                 "leave permission flags out; the run is read-only",
                 f"{param}[{i}]",
             )
-        if roots and name in _PATH_FLAGS:
+        if name in _PATH_FLAGS:
             if value is None:
                 value = flags[i + 1] if i + 1 < len(flags) else ""
             workdirs.check(value or "", roots=roots, param=f"{param}[{i}]")
