@@ -20,7 +20,7 @@ from clinvoker.request import Command, ParseState, RunRequest
 from clinvoker.result import Usage
 
 STUB_CLI = Path(__file__).with_name("server_stub_cli.py")
-MODES = ("echo", "trace", "slow", "crash", "error", "hang")
+MODES = ("echo", "trace", "slow", "crash", "error", "hang", "perm", "pwd")
 
 
 class StubBackend(Backend):
@@ -33,10 +33,12 @@ class StubBackend(Backend):
 
     def build_command(self, request: RunRequest) -> Command:
         argv = [sys.executable, str(STUB_CLI), "--model", request.model or "echo"]
+        argv += ["--perm", f"{request.approval_mode}/{request.sandbox_mode}"]
         if request.resume_session_id:
             argv += ["--session", request.resume_session_id]
         if request.system_prompt:
             argv += ["--system", request.system_prompt]
+        argv += request.extra_flags
         return Command(argv=(*argv, "--", request.prompt), cwd=request.workdir)
 
     def parse_stream(self, line: bytes, state: ParseState) -> list[Event]:

@@ -7,7 +7,9 @@ Usage: ``stub_cli.py --model MODE [--session ID] -- PROMPT``. Modes:
 * ``slow``  — 20 deltas, ``STUB_DELAY`` seconds apart (default 0.05);
 * ``crash`` — two deltas, then "stub crashed" on stderr and exit code 3;
 * ``error`` — a fatal error line (``rate_limited``) and exit code 1;
-* ``hang``  — one delta, then sleeps until killed.
+* ``hang``  — one delta, then sleeps until killed;
+* ``perm``  — answers with the ``<approval>/<sandbox>`` modes the backend was given;
+* ``pwd``   — answers with its working directory.
 
 Every run records its pid in ``$STUB_PID_DIR`` (when set) so tests can check it is gone.
 """
@@ -38,6 +40,10 @@ def main() -> int:
     emit(type="init", session_id=session, model=mode)
     if mode == "trace":
         emit(type="delta", text=os.environ.get("TRACEPARENT", "none"))
+    elif mode == "perm":
+        emit(type="delta", text=args[args.index("--perm") + 1] if "--perm" in args else "none")
+    elif mode == "pwd":
+        emit(type="delta", text=os.getcwd())
     elif mode == "slow":
         delay = float(os.environ.get("STUB_DELAY", "0.05"))
         for i in range(20):
