@@ -63,6 +63,9 @@ def _bench_cli(ctx: Context, backend: str, port: str, bin_dir: Path) -> list[Row
     plan = json.loads(dry.stdout)
     direct: list[str] = list(plan["command"])
     cwd = plan.get("cwd") or str(env.workdir)
+    unmatched = [name for name in plan.get("env", []) if name not in env]
+    if unmatched:  # the dry run names the variables clinvk adds, not their values
+        raise RuntimeError(f"clinvk adds {', '.join(unmatched)} to the CLI's environment")
 
     def run_clinvk() -> dict[str, float]:
         done = run_timed(clinvk, env=env, cwd=env.workdir, timeout=TIMEOUT, capture=True)

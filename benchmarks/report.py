@@ -41,7 +41,7 @@ def _with_range(s: Spread, unit: str, suffix: str = "") -> str:
     if math.isnan(s.median):
         return "—"
     return (
-        f"{_fmt(s.median, unit)}{suffix} ({_fmt(s.low, unit)}–{_fmt(s.high, unit)}){''}"
+        f"{_fmt(s.median, unit)}{suffix} ({_fmt(s.low, unit)}–{_fmt(s.high, unit)})"
         if s.low != s.high
         else f"{_fmt(s.median, unit)}{suffix}"
     )
