@@ -4,6 +4,8 @@
     python -m benchmarks --only startup,sessions --quick
     python -m benchmarks --no-write         # do not update benchmarks/RESULTS.md
 
+Only a full run (every suite, not ``--quick``) updates ``benchmarks/RESULTS.md``.
+
 Suites: startup, sessions, clis (real CLIs against the fake model API; needs
 $CLINVK_TEST_CLIS_BIN or the CLIs on PATH), server (latency, throughput, SSE relay, memory).
 A suite that cannot run (missing CLI, code not there yet) becomes a "not measured" row with
@@ -37,7 +39,8 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=(__doc__ or "").split("\n\n")[0]
+        prog="python -m benchmarks",
+        description="Measure what clinvoker costs over its baselines and print the table.",
     )
     parser.add_argument(
         "--only", default=",".join(SUITES), help=f"comma list of suites ({', '.join(SUITES)})"
@@ -84,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             print(f"   {title}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     print(render(rows))
-    if not args.no_write:
+    full = not args.quick and set(args.only.split(",")) == set(SUITES)
+    if not full and not args.no_write:
+        print("\n(a partial or --quick run: RESULTS.md left alone)", file=sys.stderr)
+    elif not args.no_write:
         command = shlex.join(["python", "-m", "benchmarks", *(argv or sys.argv[1:])])
         write_results(RESULTS, rows, command=command)
         print(f"\n(written to {RESULTS.relative_to(RESULTS.parent.parent)})", file=sys.stderr)
