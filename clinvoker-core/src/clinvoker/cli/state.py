@@ -63,6 +63,13 @@ class CliState:
 
         return LocalClient(self.config)
 
+    def close(self) -> None:
+        """Release what the invocation opened (the connection to a server)."""
+        client = self.__dict__.get("client")
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+
     @property
     def out(self) -> IO[str]:
         return sys.stdout
@@ -100,5 +107,6 @@ def get_state(ctx: click.Context | None = None) -> CliState:
     if state is None:
         state = CliState(global_flags(root))
         root.meta[_META_KEY] = state
+        root.call_on_close(state.close)
     assert isinstance(state, CliState)
     return state

@@ -63,6 +63,16 @@ class RemoteClient:
         self._note = note
         self._backends: list[wire.BackendInfo] | None = None
 
+    def close(self) -> None:
+        """Close the connection to the server."""
+        self.http.close()
+
+    def __enter__(self) -> RemoteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- runs ----------------------------------------------------------------------------------
 
     def _turn(self, request: PromptRequest) -> dict[str, Any]:

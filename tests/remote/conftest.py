@@ -1,0 +1,147 @@
+"""Fixtures for ``clinvk --server``: real ``clinvk serve`` processes and clients pointed at them.
+
+* ``serve(argv, env, cwd)`` starts a server process (its URL comes from a ready file) and stops it
+  with SIGTERM after the test, checking it exits 0.
+* ``stub_server`` is a server whose only backends are the server package's STUB ones (a Python
+  script standing in for an agent CLI, see ``clinvoker-server/tests/server_stub.py``): fast and
+  deterministic. Every stub it starts records its pid in ``stub_server.pid_dir``. It needs the
+  API key ``stub_server.key``.
+* ``remote_env(server, ...)`` is the environment of a ``clinvk`` that talks to ``server``
+  (``CLINVK_SERVER``, ``CLINVK_API_KEY``, its own ``CLINVK_HOME``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STUB_SERVE = ROOT / "clinvoker-server" / "tests" / "server_stub_serve.py"
+KEY = "sk-remote-test-key-0123456789"
+
+
+class ServerProcess:
+    """A running server: ``url``, the API ``key`` it accepts, and the process."""
+
+    def __init__(self, proc: subprocess.Popen[str], url: str, key: str, pid_dir: Path) -> None:
+        self.proc = proc
+        self.url = url
+        self.key = key
+        self.pid_dir = pid_dir
+
+    def stub_pids(self) -> list[int]:
+        """Pids of every stub CLI this server started."""
+        return [int(p.name) for p in self.pid_dir.iterdir()] if self.pid_dir.exists() else []
+
+
+Serve = Callable[..., ServerProcess]
+
+
+def wait_until(check: Callable[[], object], timeout: float = 15.0, what: str = "it") -> None:
+    """Poll ``check`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    """``serve(argv, env, cwd)``: start a server process writing its URL to a ready file."""
+    started: list[ServerProcess] = []
+
+    def start(argv: list[str], env: dict[str, str], cwd: Path) -> ServerProcess:
+        """``argv`` ends with the option that takes the ready file (or takes it as argument)."""
+        ready = tmp_path / f"ready-{len(started)}"
+        env = {**env, "CLINVK_API_KEYS": KEY}
+        env.pop("CLINVK_SERVER", None)
+        proc = subprocess.Popen(
+            [*argv, str(ready)],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not (ready.exists() and ready.read_text().strip()):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the server did not start: {proc.communicate()[1]}")
+            time.sleep(0.05)
+        server = ServerProcess(
+            proc, ready.read_text().strip(), KEY, Path(env.get("STUB_PID_DIR", tmp_path / "none"))
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = server.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            raise
+        assert server.proc.returncode == 0, err
+
+
+@pytest.fixture
+def stub_server(serve: Serve, tmp_path: Path) -> ServerProcess:
+    """A server with only the stub backends (``stub`` is the default, ``stub2`` another)."""
+    pid_dir = tmp_path / "stub-pids"
+    pid_dir.mkdir()
+    home = tmp_path / "server-home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "CLINVK_HOME": str(home / "clinvk"),
+        "STUB_PID_DIR": str(pid_dir),
+        "STUB_DELAY": "0.1",
+        "CLINVK_SERVER__IDLE_TIMEOUT_SECS": "1",
+    }
+    return serve([sys.executable, str(STUB_SERVE)], env, home)
+
+
+@pytest.fixture
+def remote_env(tmp_path: Path) -> Callable[..., dict[str, str]]:
+    """``remote_env(server, base=None, key=...)``: a clinvk environment using ``server``."""
+
+    def make(
+        server: ServerProcess, base: dict[str, str] | None = None, *, key: str | None = None
+    ) -> dict[str, str]:
+        home = tmp_path / "client-home"
+        home.mkdir(exist_ok=True)
+        env = dict(base) if base is not None else {"PATH": os.environ.get("PATH", "")}
+        env.update(
+            HOME=env.get("HOME", str(home)),
+            LANG="C.UTF-8",
+            NO_PROXY="127.0.0.1,localhost",
+            CLINVK_HOME=str(home / "clinvk"),
+            CLINVK_SERVER=server.url,
+            CLINVK_API_KEY=server.key if key is None else key,
+        )
+        return env
+
+    return make
