@@ -302,7 +302,8 @@ def _write_yaml(target: Path, data: dict[str, Any]) -> None:
 def config_to_dict(config: Config, *, redact: bool = True) -> dict[str, Any]:
     """The whole configuration as plain data (for ``clinvk config show``).
 
-    With ``redact`` (the default) API key secrets are replaced by ``"***"``.
+    With ``redact`` (the default) API key secrets and the values of ``backends.<name>.env``
+    (where provider tokens live) are replaced by ``"***"``.
     """
     data: dict[str, Any] = msgspec.to_builtins(config)
     if redact:
@@ -311,4 +312,6 @@ def config_to_dict(config: Config, *, redact: bool = True) -> dict[str, Any]:
         for entry in server["keys"]:
             if entry.get("key"):
                 entry["key"] = "***"
+        for backend in data["backends"].values():
+            backend["env"] = {name: "***" for name in backend.get("env", {})}
     return data
