@@ -25,8 +25,11 @@ GRACE_S = 2.0
 """The runner's SIGTERM → SIGKILL grace period (``clinvoker.runner.DEFAULT_GRACE_S``)."""
 
 
-def server_config(**server: Any) -> str:
-    """``config.yaml`` text for a test server: claude by default, one key, no auto-resume."""
+def server_config(*, top: dict[str, Any] | None = None, **server: Any) -> str:
+    """``config.yaml`` text for a test server: claude by default, one key, no auto-resume.
+
+    ``server`` keys override the ``server`` section; ``top`` adds other top-level sections.
+    """
     settings: dict[str, Any] = {
         "api_keys": [API_KEY],
         "request_timeout_secs": RUN_TIMEOUT_S,
@@ -41,6 +44,7 @@ def server_config(**server: Any) -> str:
         "default_backend": "claude",
         "session": {"auto_resume": False},
         "server": settings,
+        **(top or {}),
     }
     return msgspec.yaml.encode(config).decode()
 
