@@ -92,12 +92,12 @@ def test_no_secret_leaks_into_logs_errors_metrics_or_session_files(world: World)
         produced[f"sessions show {session.stem}"] = done.stdout + done.stderr
 
     own_config = {world.home / "config.yaml", world.home / "cache" / "config.msgpack"}
-    for path in ServerProcess.files_under(world.home):
-        if path in own_config:  # the user's own config (written by this test), and its cache
-            if path.suffix == ".msgpack":
-                assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} is not private"
+    for file in ServerProcess.files_under(world.home):
+        if file in own_config:  # the user's own config (written by this test), and its cache
+            if file.suffix == ".msgpack":
+                assert stat.S_IMODE(file.stat().st_mode) & 0o077 == 0, f"{file} is not private"
             continue
-        produced[str(path.relative_to(world.root))] = path.read_bytes().decode("utf-8", "replace")
+        produced[str(file.relative_to(world.root))] = file.read_bytes().decode("utf-8", "replace")
 
     # the secrets were really in play: the token reached the CLI, the keys were accepted
     assert any(c["env"].get("ANTHROPIC_API_KEY") == TOKEN for c in world.calls())
