@@ -151,9 +151,12 @@ def reliability(session: nox.Session) -> None:
     _sync(session, "--all-packages", "--group", "test", "--group", "sdk")
     if not (ROOT / "tests" / "reliability").exists():
         session.skip("no reliability suite yet")
+    env = {"CLINVK_TEST_CLIS_BIN": ensure_clis(session)}  # prompts reach the real CLIs verbatim
     python = str(Path(session.virtualenv.bin) / "python")
     session.run(
-        *_isolated([python, "-m", "pytest", "tests/reliability", *session.posargs]), external=True
+        *_isolated([python, "-m", "pytest", "tests/reliability", *session.posargs]),
+        env=env,
+        external=True,
     )
 
 
