@@ -225,6 +225,8 @@ def test_a_key_limited_to_models_is_refused_others(serve):
             "/api/v1/prompt", json={"prompt": "x", "model": "slow", "ephemeral": True}, headers=h
         )
         listed = {m["id"] for m in c.get("/openai/v1/models", headers=h).json()["data"]}
+        one_hidden = c.get("/openai/v1/models/stub/slow", headers=h)
+        one_visible = c.get("/anthropic/v1/models/stub/echo", headers=h)
     assert [r.status_code for r in (compat_ok, alias_ok, whole_backend)] == [200, 200, 200]
     assert native_default.status_code == 200  # "stub2" in models: its default model
     assert native_unlisted_default.status_code == 403
@@ -234,6 +236,8 @@ def test_a_key_limited_to_models_is_refused_others(serve):
     assert native_no.status_code == 403
     assert native_no.json()["error"]["message"].startswith("API key 'c' may not use model")
     assert listed == {"stub/echo", "stub2"}
+    assert one_hidden.status_code == 404
+    assert one_visible.status_code == 200
 
 
 def test_a_key_max_concurrent_caps_its_runs_in_flight(serve):

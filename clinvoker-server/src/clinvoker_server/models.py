@@ -107,7 +107,7 @@ class ModelRouter:
         """The listed entry for ``model_id`` or :class:`UnknownModel`."""
         entry = self._entries.get(model_id)
         if entry is None:
-            raise self._unknown(model_id)
+            raise self.unknown(model_id)
         return entry
 
     def resolve(self, model_id: str) -> ModelRoute:
@@ -121,9 +121,10 @@ class ModelRouter:
                 return loose
             if self.default_backend in self.backends:
                 return ModelRoute(id=model_id, backend=self.default_backend, model=None)
-        raise self._unknown(model_id)
+        raise self.unknown(model_id)
 
-    def _unknown(self, model_id: str) -> UnknownModel:
+    def unknown(self, model_id: str) -> UnknownModel:
+        """The 404 for ``model_id`` (listing the known ids)."""
         ids = list(self._entries)
         known = ", ".join(ids[:12]) or "none (no backend is installed)"
         more = " ..." if len(ids) > 12 else ""

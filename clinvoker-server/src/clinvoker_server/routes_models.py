@@ -1,7 +1,7 @@
 """``GET /openai/v1/models[/{id}]`` and ``GET /anthropic/v1/models[/{id}]``.
 
 Both list exactly the ids model routing accepts (:meth:`ModelRouter.entries`), in a stable
-order — less those a named key's policy does not allow. The Anthropic list always says ``has_more: false`` (the SDK would otherwise paginate
+order — less those a named key's policy does not allow (``/models/{id}`` of such an id is a 404). The Anthropic list always says ``has_more: false`` (the SDK would otherwise paginate
 forever) with ``first_id``/``last_id``.
 """
 
@@ -51,11 +51,19 @@ async def openai_models(request: Request) -> Response:
     return json_response(ModelList(data=data))
 
 
+def _visible_entry(request: Request) -> ModelEntry:
+    """The listed entry of the path's model id, or a 404 when this key may not use it."""
+    router = server_of(request).router
+    entry = router.entry(request.path_params["model"])
+    if entry not in _visible(request):
+        raise router.unknown(entry.id)
+    return entry
+
+
 async def openai_model(request: Request) -> Response:
     """``GET /openai/v1/models/{model}``."""
     server = server_of(request)
-    entry = server.router.entry(request.path_params["model"])
-    return json_response(_openai(entry, server.created))
+    return json_response(_openai(_visible_entry(request), server.created))
 
 
 async def anthropic_models(request: Request) -> Response:
@@ -75,5 +83,4 @@ async def anthropic_models(request: Request) -> Response:
 async def anthropic_model(request: Request) -> Response:
     """``GET /anthropic/v1/models/{model}``."""
     server = server_of(request)
-    entry = server.router.entry(request.path_params["model"])
-    return json_response(_anthropic(entry, server.created))
+    return json_response(_anthropic(_visible_entry(request), server.created))

@@ -9,7 +9,7 @@ keep the settings they started with.
 
 Settings that shape the process itself (``host``, ``port``, ``metrics_enabled``, ``log_format``,
 ``max_concurrent_per_backend``, ``queue_size``, ``queue_timeout_secs``,
-``rate_limit_cleanup_secs``) need a restart; a reload that changes them says so in the log.
+``rate_limit_cleanup_secs``, ``idle_timeout_secs``) need a restart; a reload that changes them says so in the log.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ RESTART_ONLY = (
     "queue_size",
     "queue_timeout_secs",
     "rate_limit_cleanup_secs",
+    "idle_timeout_secs",
 )
 """``server.*`` keys a reload cannot apply (the process was built with them)."""
 
