@@ -239,3 +239,34 @@ def test_unnamed_keys_share_sessions_like_a_server_without_keys(serve):
         ]
         assert c.get(f"/api/v1/sessions/{sid}", headers={"x-api-key": "k2"}).status_code == 200
     assert server.store.get(sid).owner is None
+
+
+def test_key_list_parsing_edge_cases():
+    from clinvoker.errors import ConfigError
+    from clinvoker_server.keysources import parse_key_list
+
+    plain = parse_key_list(" a1 , b2\n# c3\n\nteam-x:k:with:colons\nsk-ant-api03_ZZ==\n", "src")
+    assert [(secret, p.name if p else None) for secret, p in plain] == [
+        ("a1", None),
+        ("b2", None),
+        ("k:with:colons", "team-x"),
+        ("sk-ant-api03_ZZ==", None),
+    ]
+    json_list = parse_key_list(
+        '[{"name": "j", "key": "k-json", "access": "read-only"}, "k-plain"]', "src"
+    )
+    assert json_list[0][0] == "k-json"
+    assert json_list[0][1] is not None
+    assert json_list[0][1].access == "read-only"
+    assert json_list[1] == ("k-plain", None)
+    for bad, message in (
+        ("- {name: j, key: k, access: admin}", "entry 1"),
+        ("- {name: 'bad name', key: k}", "is not a key name"),
+        ("- {name: j, key_env: UNSET_VAR_FOR_TEST}", "$UNSET_VAR_FOR_TEST is unset"),
+        ("- [nested]", "entry 1 must be a key string or a mapping"),
+        ("[unclosed", "not a valid YAML/JSON key list"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            parse_key_list(bad, "the command", env={})
+        assert message in str(caught.value)
+        assert str(caught.value).startswith("the command")

@@ -67,14 +67,15 @@ class KeyCommandFailed(Exception):
     """A key command did not produce keys; the message never contains its output."""
 
 
-def parse_key_list(text: str, source: str) -> list[KeyItem]:
-    """The keys in ``text`` (see the module docstring for the format).
+def parse_key_list(text: str, source: str, env: Mapping[str, str] | None = None) -> list[KeyItem]:
+    """The keys in ``text`` (see the module docstring for the format; ``env`` resolves the
+    ``key_env`` of structured entries, default :data:`os.environ`).
 
     :raises ConfigError: malformed YAML/JSON or an invalid entry, naming ``source`` and the
         entry's position (never its key).
     """
     if _STRUCTURED.match(text):
-        return _parse_structured(text, source)
+        return _parse_structured(text, source, os.environ if env is None else env)
     items: list[KeyItem] = []
     for line in text.splitlines():
         line = line.strip()
@@ -91,7 +92,7 @@ def _token(token: str) -> KeyItem:
     return token, None
 
 
-def _parse_structured(text: str, source: str) -> list[KeyItem]:
+def _parse_structured(text: str, source: str, env: Mapping[str, str]) -> list[KeyItem]:
     import yaml
 
     try:
@@ -107,13 +108,13 @@ def _parse_structured(text: str, source: str) -> list[KeyItem]:
         if isinstance(entry, str) and entry.strip():
             items.append(_token(entry.strip()))
         elif isinstance(entry, dict):
-            items.append(_policy_item(entry, f"{source}: entry {i}"))
+            items.append(_policy_item(entry, f"{source}: entry {i}", env))
         else:
             raise ConfigError(f"{source}: entry {i} must be a key string or a mapping")
     return items
 
 
-def _policy_item(entry: dict[str, Any], where: str) -> KeyItem:
+def _policy_item(entry: dict[str, Any], where: str, env: Mapping[str, str]) -> KeyItem:
     from clinvoker.config_rules import key_policy_problems
 
     try:
@@ -122,7 +123,7 @@ def _policy_item(entry: dict[str, Any], where: str) -> KeyItem:
         raise ConfigError(f"{where}: {exc}", hint="see the key fields of server.keys") from None
     for field, problem in key_policy_problems(policy):
         raise ConfigError(f"{where}{field}: {problem}")
-    secret = policy.secret()
+    secret = policy.secret(env)
     if not secret:
         raise ConfigError(
             f"{where}: key {policy.name!r} has no secret (${policy.key_env} is unset)"
@@ -187,7 +188,7 @@ def _commands(server: ServerConfig, env: Mapping[str, str]) -> list[tuple[str, l
     return found
 
 
-def _file_items(server: ServerConfig) -> list[KeyItem]:
+def _file_items(server: ServerConfig, env: Mapping[str, str]) -> list[KeyItem]:
     if not server.api_keys_file:
         return []
     path = Path(server.api_keys_file).expanduser()
@@ -199,13 +200,15 @@ def _file_items(server: ServerConfig) -> list[KeyItem]:
             f"cannot read server.api_keys_file {str(path)!r}: {reason}",
             hint="create the file (one key per line) or remove the setting",
         ) from None
-    return parse_key_list(text, f"server.api_keys_file {str(path)!r}")
+    return parse_key_list(text, f"server.api_keys_file {str(path)!r}", env)
 
 
-def _command_items(what: str, argv: list[str], timeout: float) -> list[KeyItem]:
+def _command_items(
+    what: str, argv: list[str], timeout: float, env: Mapping[str, str]
+) -> list[KeyItem]:
     output = run_key_command(argv, timeout)
     try:
-        items = parse_key_list(output, what)
+        items = parse_key_list(output, what, env)
     except ConfigError as exc:
         raise KeyCommandFailed(f"its output is not a key list: {exc}") from None
     if not items:
@@ -236,11 +239,12 @@ def load_keyring(server: ServerConfig, env: Mapping[str, str] | None = None) -> 
             items.append((secret, policy))
     items += [(k, None) for k in server.api_keys if k.strip()]
     items += [(k.strip(), None) for k in env.get("CLINVK_API_KEYS", "").split(",") if k.strip()]
-    items += _file_items(server)
+    items += _file_items(server, env)
     error: str | None = None
     for what, argv in _commands(server, env):
         try:
-            items += _command_items(what, argv, float(server.api_keys_command_timeout_secs))
+            timeout = float(server.api_keys_command_timeout_secs)
+            items += _command_items(what, argv, timeout, env)
         except KeyCommandFailed as exc:
             error = f"{what} failed: {exc}"
             log.error("%s; refusing all API requests until it succeeds (reload with SIGHUP)", error)
