@@ -52,8 +52,13 @@ def _unwrap(tp: Any) -> tuple[Any, msgspec.Meta | None, bool]:
     return tp, meta, optional
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so an error message stays on one line."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def _dotted(segments: list[str] | tuple[str, ...]) -> str:
-    return ".".join(segments)
+    return ".".join(_printable(s) for s in segments)
 
 
 def show_value(value: Any) -> str:
@@ -67,7 +72,11 @@ def show_value(value: Any) -> str:
     elif isinstance(value, list | tuple):
         text = "[" + ", ".join(show_value(v) for v in value) + "]"
     elif isinstance(value, Mapping):
-        text = "{" + ", ".join(f"{k}: {show_value(v)}" for k, v in value.items()) + "}"
+        text = (
+            "{"
+            + ", ".join(f"{_printable(str(k))}: {show_value(v)}" for k, v in value.items())
+            + "}"
+        )
     else:
         text = str(value)
     return text if len(text) <= 80 else text[:77] + "..."
