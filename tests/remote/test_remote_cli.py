@@ -303,3 +303,28 @@ def test_an_empty_server_means_here(
     assert rc == 2
     assert "unknown backend 'nope'" in one_error_line(err)
     assert "stub" not in err  # the local backends, not the server's
+
+
+def test_ctrl_c_stops_an_orchestration_on_the_server(
+    env: dict[str, str], stub_server: ServerProcess, tmp_path: Path
+) -> None:
+    tasks = tmp_path / "tasks.json"
+    tasks.write_text(json.dumps([{"prompt": "a", "model": "hang"}, {"prompt": "b"}]))
+    proc = subprocess.Popen(
+        [str(clinvk_executable()), "parallel", "-f", str(tasks)],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("Running 2 tasks")
+    lines = [proc.stdout.readline() for _ in range(2)]
+    assert lines == ["\n", "[2] You said: b\n"]  # printed as soon as the server reported it
+    [pid] = [p for p in stub_server.stub_pids() if alive(p)]
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    wait_until(lambda: not alive(pid), what="the server to stop the hanging task")
