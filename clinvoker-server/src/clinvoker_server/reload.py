@@ -72,6 +72,7 @@ class Reloader:
         self.last_error: str | None = None
         self._wanted: list[str] = []
         self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
         self._stamps = self._current_stamps()
 
     def _watched(self) -> list[Path]:
@@ -107,15 +108,22 @@ class Reloader:
                 await self.reload(f"{changed[0]} changed")
 
     async def reload(self, reason: str) -> bool:
-        """Reload now; ``True`` if the new settings are in force."""
+        """Reload now (one reload at a time); ``True`` if the new settings are in force."""
+        async with self._lock:
+            return await self._reload(reason)
+
+    async def _reload(self, reason: str) -> bool:
         server = self.server
         old = server.settings
         stamps = self._current_stamps()
         try:
             new = await asyncio.to_thread(self._build, old.generation + 1)
             server.audit.configure(new.config.server.audit_log)
-        except ClinvokerError as exc:
-            self.last_error = mask_keys(str(exc), old.keys.is_key)
+        except Exception as exc:  # a ConfigError, or a bug: never stop watching
+            message = (
+                str(exc) if isinstance(exc, ClinvokerError) else f"{type(exc).__name__}: {exc}"
+            )
+            self.last_error = mask_keys(message, old.keys.is_key)
             self._stamps.update(stamps)
             log.error(
                 "config reload rejected (%s): %s; keeping the previous configuration",
