@@ -26,10 +26,10 @@ _NDJSON = "application/x-ndjson"
 
 # (method, path, summary, request, response, stream media types, error body, path params, query)
 _OPS: list[tuple[str, str, str, Any, Any, tuple[str, ...], Any, tuple[str, ...], tuple[str, ...]]] = [
-    ("post", "/api/v1/prompt", "Run one prompt (JSON, NDJSON or SSE)", nw.PromptRequest, nw.PromptResponse, (_NDJSON, _SSE), NativeErrorBody, (), ()),
-    ("post", "/api/v1/parallel", "Run several tasks in parallel", nw.ParallelRequest, None, (), NativeErrorBody, (), ()),
-    ("post", "/api/v1/chain", "Run steps one after another", nw.ChainRequest, None, (), NativeErrorBody, (), ()),
-    ("post", "/api/v1/compare", "Run one prompt on several backends", nw.CompareRequest, None, (), NativeErrorBody, (), ()),
+    ("post", "/api/v1/prompt", "Run one prompt (JSON, NDJSON or SSE)", nw.PromptRequest, (nw.PromptResponse, nw.DryRunCommand), (_NDJSON, _SSE), NativeErrorBody, (), ()),
+    ("post", "/api/v1/parallel", "Run several tasks in parallel", nw.ParallelRequest, None, (_NDJSON,), NativeErrorBody, (), ()),
+    ("post", "/api/v1/chain", "Run steps one after another", nw.ChainRequest, None, (_NDJSON,), NativeErrorBody, (), ()),
+    ("post", "/api/v1/compare", "Run one prompt on several backends", nw.CompareRequest, None, (_NDJSON,), NativeErrorBody, (), ()),
     ("get", "/api/v1/backends", "List the backends and whether their CLI is installed", None, nw.BackendList, (), NativeErrorBody, (), ()),
     ("get", "/api/v1/sessions", "List sessions", None, nw.SessionList, (), NativeErrorBody, (), ("backend", "status", "workdir", "model", "tag", "since", "limit", "offset")),
     ("get", "/api/v1/sessions/{id}", "Get a session by id or unique prefix", None, nw.SessionInfo, (), NativeErrorBody, ("id",), ()),
@@ -62,9 +62,11 @@ def _operation(
     path_params: tuple[str, ...],
     query: tuple[str, ...],
 ) -> dict[str, Any]:
-    ok: dict[str, Any] = {
-        "application/json": {"schema": _ref(response) if response else {"type": "object"}}
-    }
+    if isinstance(response, tuple):  # one of several shapes (``wire_format``)
+        schema: dict[str, Any] = {"oneOf": [_ref(kind) for kind in response]}
+    else:
+        schema = _ref(response) if response else {"type": "object"}
+    ok: dict[str, Any] = {"application/json": {"schema": schema}}
     for media in streams:
         ok[media] = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {"200": {"description": "OK", "content": ok}}
@@ -96,7 +98,8 @@ def build_spec() -> dict[str, Any]:
     kinds: set[Any] = {NativeErrorBody, OpenAIErrorBody, AnthropicErrorBody}
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, req, resp, streams, err, pp, query in _OPS:
-        kinds.update(k for k in (req, resp) if k is not None)
+        responses = resp if isinstance(resp, tuple) else (resp,)
+        kinds.update(k for k in (req, *responses) if k is not None)
         paths.setdefault(path, {})[method] = _operation(
             method, summary, req, resp, streams, err, pp, query
         )
