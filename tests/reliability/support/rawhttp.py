@@ -11,13 +11,40 @@ import socket
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-__all__ = ["RawResponse", "raw_request"]
+__all__ = ["RawResponse", "raw_request", "send_request"]
 
 
 class RawResponse(NamedTuple):
     status: int
     headers: dict[str, str]
     body: bytes
+
+
+def send_request(
+    url: str,
+    method: str,
+    target: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    timeout: float = 10.0,
+) -> socket.socket:
+    """Send the request and return the open socket, without reading the answer."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
+    all_headers = dict(headers or {})
+    if body or method in ("POST", "PUT", "PATCH", "DELETE"):
+        all_headers.setdefault("Content-Type", "application/json")
+        all_headers["Content-Length"] = str(len(body))
+    lines += [f"{name}: {value}" for name, value in all_headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock.sendall(request)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def raw_request(
@@ -29,17 +56,7 @@ def raw_request(
     timeout: float = 10.0,
 ) -> RawResponse:
     """Send ``METHOD target HTTP/1.1`` to the server at ``url`` and read the whole answer."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
-    all_headers = dict(headers or {})
-    if body or method in ("POST", "PUT", "PATCH", "DELETE"):
-        all_headers.setdefault("Content-Type", "application/json")
-        all_headers["Content-Length"] = str(len(body))
-    lines += [f"{name}: {value}" for name, value in all_headers.items()]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(request)
+    with send_request(url, method, target, headers, body, timeout) as sock:
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
