@@ -112,11 +112,14 @@ class ServerProcess:
             ) from None
 
     def kill(self) -> None:
-        """Kill the whole process group (cleanup after a failed test)."""
+        """Kill the server's process group and every CLI group it started (cleanup after a
+        failed test: the CLIs run in their own sessions and would outlive a killed server)."""
         if self.proc is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        groups = [self.proc.pid, *(call["pgid"] for call in self.world.calls())]
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(10)
 
