@@ -59,6 +59,14 @@ def decode(data: bytes, kind: type[T], family: Family) -> T:
         raise UsageError(
             f"the request body is not valid JSON ({exc}); send a JSON object"
         ) from None
+    except UnicodeDecodeError:
+        raise UsageError(
+            "the request body is not valid UTF-8; send JSON encoded as UTF-8"
+        ) from None
+    except RecursionError:
+        raise UsageError(
+            "the request body is nested too deeply; send a flatter JSON object"
+        ) from None
 
 
 async def read_json(request: Request, kind: type[T], family: Family) -> T:
