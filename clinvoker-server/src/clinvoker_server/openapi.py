@@ -45,7 +45,7 @@ _OPS: list[tuple[str, str, str, Any, Any, tuple[str, ...], Any, tuple[str, ...],
     ("get", "/anthropic/v1/models/{model}", "Get one model id", None, aw.AnthropicModel, (), AnthropicErrorBody, ("model",), ()),
 ]  # fmt: skip
 
-_ERROR_STATUSES = ("400", "401", "403", "404", "413", "422", "429", "500", "503")
+_ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "422", "429", "500", "502", "503", "504")  # fmt: skip
 
 
 def _ref(kind: Any) -> dict[str, str]:
