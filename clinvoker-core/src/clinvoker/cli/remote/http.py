@@ -161,7 +161,7 @@ class Connection:
         if query:
             params = {k: v for k, v in query.items() if v is not None and v != ""}
             path = f"{path}?{urlencode(params)}" if params else path
-        response = self._send(method, path, body, "application/json", self.read_timeout)
+        response, _ = self._send(method, path, body, "application/json", self.read_timeout)
         try:
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -178,8 +178,7 @@ class Connection:
 
     def stream(self, method: str, path: str, *, body: Any) -> Stream:
         """Send the request and return its streamed answer (after checking the status)."""
-        response = self._send(method, path, body, "application/x-ndjson", None)
-        sock = self._conn.sock if self._conn is not None else None
+        response, sock = self._send(method, path, body, "application/x-ndjson", None)
         if not 200 <= response.status < 300:
             try:
                 data = response.read(_MAX_ERROR_BODY)
@@ -218,7 +217,12 @@ class Connection:
 
     def _send(
         self, method: str, path: str, body: Any, accept: str, timeout: float | None
-    ) -> http.client.HTTPResponse:
+    ) -> tuple[http.client.HTTPResponse, socket.socket | None]:
+        """The response and the socket it arrives on.
+
+        The socket is kept even when http.client hands it over to the response (``Connection:
+        close``), so that a stream can always be shut down.
+        """
         data = msgspec.json.encode(body) if body is not None else None
         headers = {**self._headers, "Accept": accept}
         if data is not None:
@@ -239,7 +243,8 @@ class Connection:
                 if conn.sock is not None:
                     conn.sock.settimeout(timeout)
                 conn.request(method, target, body=data, headers=headers)
-                return conn.getresponse()
+                sock = conn.sock
+                return conn.getresponse(), sock
             except _RETRYABLE as exc:
                 self.close()
                 if not reused or attempt == 2:
