@@ -113,6 +113,8 @@ class RemoteClient:
         body.pop("native", None)
         answer = self.http.call("POST", "/api/v1/prompt", body=body, type=wire.DryRunAnswer)
         continued = answer.continue_session
+        if continued is None and request.continue_mode == "last":
+            self._no_continuation(request)
         return DryRun(
             backend=answer.backend,
             argv=answer.command,
@@ -135,9 +137,12 @@ class RemoteClient:
                 f"from {_ago(continued)}; use --new to start fresh"
             )
         elif request.continue_mode == "last":
-            where = request.workdir or "the server's default directory"
-            self._note(f"no resumable session in {where}; starting a new one")
+            self._no_continuation(request)
         return RemoteRun(stream, backend=backend, session_id=session_id)
+
+    def _no_continuation(self, request: PromptRequest) -> None:
+        where = request.workdir or "the server's default directory"
+        self._note(f"no resumable session in {where}; starting a new one")
 
     def describe(self, run: Run, request: PromptRequest) -> list[str]:
         """The ``-v`` line about a started run."""
