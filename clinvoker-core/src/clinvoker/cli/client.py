@@ -92,6 +92,8 @@ class DryRun:
     """Names of the variables added for the CLI (never their values)."""
     continue_session: str | None = None
     continue_backend: str | None = None
+    stdin_bytes: int | None = None
+    """Size of what is written to the CLI's standard input (the prompt), ``None`` when nothing is."""
 
 
 class _Named(Protocol):
@@ -218,6 +220,7 @@ class LocalClient:
             shell=command.shell_line(),
             cwd=command.cwd or absolute_workdir(None),
             env=sorted(command.env),
+            stdin_bytes=None if command.stdin is None else len(command.stdin),
         )
 
     def start(self, request: PromptRequest) -> RunHandle:

@@ -241,6 +241,7 @@ def _print_dry_run(plan: DryRun, fmt: str) -> None:
             "cwd": plan.cwd,
             "env": plan.env,
             "continue_session": plan.continue_session,
+            "stdin_bytes": plan.stdin_bytes,
         }
         click.echo(dumps(obj))
         return
@@ -248,3 +249,5 @@ def _print_dry_run(plan: DryRun, fmt: str) -> None:
         click.echo(f"Would continue session {plan.continue_session[:8]} ({plan.continue_backend})")
     click.echo(f"Would execute: {plan.shell}")
     click.echo(f"  cwd: {plan.cwd}")
+    if plan.stdin_bytes is not None:
+        click.echo(f"  stdin: the prompt ({plan.stdin_bytes} bytes)")
