@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 import pluggy
 
 from clinvoker import hookspecs
@@ -33,11 +32,38 @@ __all__ = ["ENTRY_POINT_GROUP", "PluginFailure", "PluginHost", "get_host", "rese
 ENTRY_POINT_GROUP = "clinvoker"
 
 
-class PluginFailure(msgspec.Struct, frozen=True):
-    """A plugin that could not be loaded or registered: its name and the error, one line."""
+class PluginFailure:
+    """A plugin that could not be loaded or registered: its name and the error, one line.
+
+    A plain immutable value class (not a msgspec struct: ``clinvk --help`` loads this module and
+    should not pay for importing msgspec).
+    """
+
+    __slots__ = ("error", "name")
 
     name: str
     error: str
+
+    def __init__(self, name: str, error: str) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "error", error)
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise AttributeError(f"PluginFailure is immutable (cannot set {key!r})")
+
+    def __delattr__(self, key: str) -> None:
+        raise AttributeError(f"PluginFailure is immutable (cannot delete {key!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PluginFailure):
+            return NotImplemented
+        return (self.name, self.error) == (other.name, other.error)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.error))
+
+    def __repr__(self) -> str:
+        return f"PluginFailure(name={self.name!r}, error={self.error!r})"
 
 
 def disabled_plugins() -> frozenset[str]:

@@ -1,7 +1,8 @@
 """Entry point of ``clinvk`` (the console script ``clinvk = clinvoker.cli.main:main``).
 
-Kept tiny: ``clinvk version`` is answered without importing click or any plugin; everything
-else builds the click application in :mod:`clinvoker.cli.app`.
+Kept tiny: ``clinvk version`` is answered without importing click or any plugin, and so is
+``clinvk --help`` once its text is cached (:mod:`clinvoker.cli.helpcache`); everything else builds
+the click application in :mod:`clinvoker.cli.app`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         sys.stdout.write(version_text())
         sys.stdout.flush()
         raise SystemExit(0)
+    if args in (["--help"], ["-h"], ["help"]):
+        from clinvoker.cli import helpcache
+
+        if helpcache.help_cache_enabled():
+            text = helpcache.cached_help()
+            if text is not None:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                raise SystemExit(0)
+            raise SystemExit(helpcache.render_help(args))
     from clinvoker.cli.app import cli
 
     cli.main(args, prog_name="clinvk")
