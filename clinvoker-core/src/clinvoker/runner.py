@@ -21,6 +21,7 @@ What it guarantees:
 * stderr is drained concurrently into a bounded tail, so a chatty child never blocks.
 * A timeout, :meth:`Process.close` or cancellation of the awaiting task end the *whole* process
   group: SIGTERM, a grace period, then SIGKILL. The child is always reaped.
+* If clinvoker itself dies first (even by SIGKILL), :mod:`clinvoker.watchdog` ends the group.
 
 A :class:`Process` is created, then started, then read, so a pool can start processes before
 their prompt is known.
@@ -38,6 +39,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from clinvoker import watchdog
 from clinvoker.errors import BackendUnavailable, UsageError
 from clinvoker.invocation import Invocation
 from clinvoker.line_framer import LineFramer
@@ -234,6 +236,8 @@ class Process:
             await settle(self.close(), swallow=True)
             raise
         except BaseException:
+            if self.pid is not None:
+                watchdog.untrack(self.pid)  # asyncio has already killed and reaped it
             self._transport, self.pid = None, None
             self._cleanup_files()
             raise
@@ -351,6 +355,8 @@ class Process:
         self._transport = transport
         self._started_at = time.monotonic()
         self.pid = transport.get_pid()
+        if self.pid is not None:
+            watchdog.track(self.pid)
 
     def _on_stdout(self, data: bytes) -> None:
         self._framer.feed(data)
@@ -440,6 +446,8 @@ class Process:
             self._timer.cancel()
         if self._transport is not None:
             self._transport.close()
+        if self.pid is not None:
+            watchdog.untrack(self.pid)  # stopped and reaped: the id may be reused from now on
         self._cleanup_files()
         raw = self._returncode if self._returncode is not None else -signal.SIGKILL
         sig = -raw if raw < 0 else None
