@@ -43,6 +43,7 @@ from clinvoker_server.middleware import (
     BodySizeMiddleware,
     CORSMiddleware,
     RateLimitMiddleware,
+    ReadTimeoutMiddleware,
     RequestIdMiddleware,
     UnexpectedErrorMiddleware,
 )
@@ -204,6 +205,7 @@ def create_app(
         Middleware(TelemetryMiddleware, telemetry=telemetry),
         Middleware(AccessLogMiddleware, fmt=cfg.log_format),
         Middleware(CORSMiddleware, policy=lambda: server.settings.cors),
+        Middleware(ReadTimeoutMiddleware, timeout=lambda: server.config.server.read_timeout_secs),
         Middleware(BodySizeMiddleware, limit=lambda: server.config.server.max_request_body_bytes),
         Middleware(AuthMiddleware, keys=lambda: server.settings.keys),
         Middleware(RateLimitMiddleware, limiter=server.limiter, settings=lambda: server.settings),

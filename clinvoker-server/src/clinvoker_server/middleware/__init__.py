@@ -1,5 +1,5 @@
-"""ASGI middleware, outermost first: request id → telemetry → access log → CORS → body size →
-auth → rate limit → unexpected-error net.
+"""ASGI middleware, outermost first: request id → telemetry → access log → CORS → read deadline →
+body size → auth → rate limit → unexpected-error net.
 
 Each is a plain ASGI class (no ``BaseHTTPMiddleware``), so streaming responses pass through
 untouched and every rejection is answered in the API family's own error shape.
@@ -12,6 +12,7 @@ from clinvoker_server.middleware.auth import AuthMiddleware
 from clinvoker_server.middleware.bodysize import BodySizeMiddleware
 from clinvoker_server.middleware.cors import CORSMiddleware
 from clinvoker_server.middleware.ratelimit import RateLimitMiddleware
+from clinvoker_server.middleware.readtimeout import ReadTimeoutMiddleware
 from clinvoker_server.middleware.requestid import RequestIdMiddleware
 from clinvoker_server.middleware.unexpected import UnexpectedErrorMiddleware
 
@@ -21,6 +22,7 @@ __all__ = [
     "BodySizeMiddleware",
     "CORSMiddleware",
     "RateLimitMiddleware",
+    "ReadTimeoutMiddleware",
     "RequestIdMiddleware",
     "UnexpectedErrorMiddleware",
 ]
