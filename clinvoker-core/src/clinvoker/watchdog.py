@@ -19,7 +19,6 @@ nothing.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 import threading
@@ -96,7 +95,13 @@ signal_all(signal.SIGKILL)
 """
 """The watchdog's program, run as ``python -I -S -c WATCHDOG_SCRIPT <grace>`` (stdin = the pipe)."""
 
-_log = logging.getLogger(__name__)
+
+def _warn(message: str, *args: object) -> None:
+    import logging  # only when something goes wrong: importing it costs every run a few ms
+
+    logging.getLogger(__name__).warning(message, *args)
+
+
 _lock = threading.Lock()
 _fd: int | None = None  # write end of the pipe to the watchdog
 _starter: int | None = None  # pid of the process that forks the watchdog, until it is reaped
@@ -156,7 +161,7 @@ def _start() -> None:
         except OSError as exc:  # tried again at the next spawn; said once
             if not _warned:
                 _warned = True
-                _log.warning("cannot start the watchdog that ends CLIs if clinvoker dies: %s", exc)
+                _warn("cannot start the watchdog that ends CLIs if clinvoker dies: %s", exc)
             os.close(write_end)
             return
     finally:
@@ -173,7 +178,7 @@ def _send(data: bytes) -> None:
     try:
         os.write(_fd, data)
     except BlockingIOError:  # a stalled watchdog with a full pipe; never block a spawn on it
-        _log.warning("the watchdog is not reading; process group update dropped")
+        _warn("the watchdog is not reading; process group update dropped")
     except OSError:  # BrokenPipeError (SIGPIPE is ignored): the watchdog died
         with contextlib.suppress(OSError):
             os.close(_fd)
