@@ -42,8 +42,7 @@ from clinvoker.sessions import (
     SessionStore,
     StoreProblem,
     is_session_id,
-    new_session_id,
-    utcnow,
+    session_filter,
 )
 
 __all__ = ["FileSessionStore"]
@@ -222,20 +221,16 @@ class FileSessionStore(SessionStore):
         title: str | None = None,
         parent_id: str | None = None,
     ) -> Session:
-        now = utcnow()
-        session = Session(
-            id=new_session_id(),
+        session = Session.new(
             backend=backend,
-            created_at=now,
-            last_used=now,
-            working_dir=workdir,
-            model=model or None,
-            initial_prompt=initial_prompt or None,
-            tags=list(dict.fromkeys(tags)),
+            workdir=workdir,
+            model=model,
+            initial_prompt=initial_prompt,
+            tags=tags,
+            metadata=metadata,
+            owner=owner,
             title=title,
             parent_id=parent_id,
-            metadata=dict(metadata or {}),
-            owner=owner,
         )
         self._write(session)
         return session
@@ -303,16 +298,16 @@ class FileSessionStore(SessionStore):
     ) -> tuple[builtins.list[Session], int]:
         if (limit is not None and limit < 0) or offset < 0:
             raise ValidationError("limit and offset must not be negative")
-        matches = _filter(
-            self._summaries(),
+        keep = session_filter(
             backend=backend,
             status=status,
             workdir=workdir,
-            since=timestamp(since) if since is not None else None,
+            since=since,
             owner=owner,
             model=model,
             tag=tag,
         )
+        matches = [s for s in self._summaries() if keep(s)]
         matches.sort(key=NEWEST_FIRST, reverse=True)
         page = matches[offset : offset + limit] if limit else matches[offset:]
         sessions = []
@@ -328,11 +323,8 @@ class FileSessionStore(SessionStore):
     def latest_resumable(
         self, backend: str | None = None, workdir: str | None = None, owner: str | None = None
     ) -> Session | None:
-        matches = [
-            s
-            for s in _filter(self._summaries(), backend=backend, workdir=workdir, owner=owner)
-            if s.resumable
-        ]
+        keep = session_filter(backend=backend, workdir=workdir, owner=owner)
+        matches = [s for s in self._summaries() if s.resumable and keep(s)]
         for summary in sorted(matches, key=NEWEST_FIRST, reverse=True):
             try:
                 return self._read(summary.id)
@@ -385,33 +377,8 @@ class FileSessionStore(SessionStore):
     def count(self, owner: str | None = None) -> int:
         if owner is None:
             return len(self._ids())
-        return len(_filter(self._summaries(), owner=owner))
+        return sum(1 for s in self._summaries() if s.owner == owner)
 
 
 def _not_found(id_or_prefix: str) -> SessionNotFound:
     return SessionNotFound(f"no session matches {id_or_prefix!r} (see `clinvk sessions list`)")
-
-
-def _filter(
-    summaries: builtins.list[Summary],
-    *,
-    backend: str | None = None,
-    status: str | None = None,
-    workdir: str | None = None,
-    since: float | None = None,
-    owner: str | None = None,
-    model: str | None = None,
-    tag: str | None = None,
-) -> builtins.list[Summary]:
-    wanted_dir = os.path.normpath(workdir) if workdir else None
-    return [
-        s
-        for s in summaries
-        if (backend is None or s.backend == backend)
-        and (status is None or s.status == status)
-        and (wanted_dir is None or os.path.normpath(s.working_dir or ".") == wanted_dir)
-        and (since is None or s.last_used >= since)
-        and (owner is None or s.owner == owner)
-        and (model is None or s.model == model)
-        and (tag is None or tag in s.tags)
-    ]

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import abc
 import builtins
+import os
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -42,10 +43,12 @@ __all__ = [
     "STATUSES",
     "Session",
     "SessionStore",
+    "SessionSummary",
     "StoreProblem",
     "is_session_id",
     "new_session_id",
     "open_store",
+    "session_filter",
 ]
 
 SCHEMA_VERSION = 1
@@ -101,6 +104,40 @@ class Session(msgspec.Struct, kw_only=True):
     owner: str | None = None
     schema_version: int = SCHEMA_VERSION
 
+    @classmethod
+    def new(
+        cls,
+        *,
+        backend: str,
+        workdir: str = "",
+        model: str | None = None,
+        initial_prompt: str | None = None,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+        title: str | None = None,
+        parent_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Session:
+        """A fresh ``active`` session with a new id, created and last used ``now`` (default: the
+        current time): what :meth:`SessionStore.create` saves. An empty model or prompt is stored
+        as ``None``; repeated tags are kept once."""
+        now = now or utcnow()
+        return cls(
+            id=new_session_id(),
+            backend=backend,
+            created_at=now,
+            last_used=now,
+            working_dir=workdir,
+            model=model or None,
+            initial_prompt=initial_prompt or None,
+            tags=list(dict.fromkeys(tags)),
+            title=title,
+            parent_id=parent_id,
+            metadata=dict(metadata or {}),
+            owner=owner,
+        )
+
     @property
     def short_id(self) -> str:
         """The first 8 characters of the id (what ``clinvk sessions list`` shows)."""
@@ -148,6 +185,67 @@ class Session(msgspec.Struct, kw_only=True):
             self.status = "error"
             self.error_message = result.error or "backend execution failed"
         return self
+
+
+class SessionSummary(Protocol):
+    """What :func:`session_filter` reads: a :class:`Session`, or a store's own lighter record of
+    one (``last_used`` may be a datetime, naive taken as UTC, or seconds since the epoch)."""
+
+    @property
+    def backend(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def working_dir(self) -> str: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def last_used(self) -> datetime | float: ...
+
+
+def _seconds(value: datetime | float) -> float:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return value
+
+
+def session_filter(
+    *,
+    backend: str | None = None,
+    status: str | None = None,
+    workdir: str | None = None,
+    since: datetime | float | None = None,
+    owner: str | None = None,
+    model: str | None = None,
+    tag: str | None = None,
+) -> Callable[[SessionSummary], bool]:
+    """The test :meth:`SessionStore.list` applies, for a store to use on its sessions.
+
+    ``None`` leaves a field unfiltered. Working directories match after ``os.path.normpath``
+    (an empty one counts as ``.``); ``since`` keeps sessions last used at or after it::
+
+        keep = session_filter(backend="claude", owner="alice")
+        found = [s for s in sessions if keep(s)]
+    """
+    wanted_dir = os.path.normpath(workdir) if workdir else None
+    after = _seconds(since) if since is not None else None
+
+    def keep(s: SessionSummary) -> bool:
+        return (
+            (backend is None or s.backend == backend)
+            and (status is None or s.status == status)
+            and (wanted_dir is None or os.path.normpath(s.working_dir or ".") == wanted_dir)
+            and (after is None or _seconds(s.last_used) >= after)
+            and (owner is None or s.owner == owner)
+            and (model is None or s.model == model)
+            and (tag is None or tag in s.tags)
+        )
+
+    return keep
 
 
 class StoreProblem(msgspec.Struct, frozen=True):

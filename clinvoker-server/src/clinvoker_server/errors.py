@@ -15,7 +15,7 @@ integer ``Retry-After`` and ``retry-after-ms``.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any
 
 import msgspec
 from clinvoker.errors import (
@@ -24,7 +24,6 @@ from clinvoker.errors import (
     ClinvokerError,
     Forbidden,
     RateLimited,
-    RunTimeout,
     UnknownBackend,
     UsageError,
 )
@@ -167,31 +166,49 @@ class AnthropicErrorBody(
     request_id: str | None = None
 
 
-class _Shapes:
-    openai_types: ClassVar[dict[int, str]] = {
-        400: "invalid_request_error",
-        401: "invalid_request_error",
-        403: "permission_error",
-        404: "invalid_request_error",
-        405: "invalid_request_error",
-        409: "invalid_request_error",
-        413: "invalid_request_error",
-        422: "invalid_request_error",
-        429: "rate_limit_error",
-    }
-    anthropic_types: ClassVar[dict[int, str]] = {
-        400: "invalid_request_error",
-        401: "authentication_error",
-        403: "permission_error",
-        404: "not_found_error",
-        405: "invalid_request_error",
-        409: "invalid_request_error",
-        413: "request_too_large",
-        422: "invalid_request_error",
-        429: "rate_limit_error",
-        504: "timeout_error",
-        529: "overloaded_error",
-    }
+# Each family's error ``type`` for a status (from :func:`error_status`): the family's own words,
+# which the exception cannot know; a status not listed is the family's catch-all.
+_OPENAI_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_ANTHROPIC_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_CATCH_ALL = {
+    Family.NATIVE: "server_error",
+    Family.OPENAI: "server_error",
+    Family.ANTHROPIC: "api_error",
+}
+# Inside a stream (the status line is long gone) only these types are told apart.
+_STREAM_TYPES = {
+    Family.NATIVE: frozenset({"rate_limit_error"}),
+    Family.OPENAI: frozenset({"rate_limit_error"}),
+    Family.ANTHROPIC: frozenset({"overloaded_error", "rate_limit_error", "timeout_error"}),
+}
+
+
+def _error_type(exc: ClinvokerError, family: Family) -> str:
+    """The OpenAI / Anthropic error ``type`` for ``exc``."""
+    types = _ANTHROPIC_TYPES if family is Family.ANTHROPIC else _OPENAI_TYPES
+    return types.get(error_status(exc, family), _CATCH_ALL[family])
 
 
 def _openai_code(exc: ClinvokerError) -> str:
@@ -207,21 +224,16 @@ def _openai_code(exc: ClinvokerError) -> str:
 def error_body(exc: ClinvokerError, family: Family, request_id: str | None) -> Any:
     """The body struct for ``exc`` in ``family`` (encode it with msgspec)."""
     message = str(exc)
-    status = error_status(exc, family)
     if family is Family.OPENAI:
-        kind = _Shapes.openai_types.get(status, "server_error")
+        kind = _error_type(exc, family)
         param = getattr(exc, "param", None)
         return OpenAIErrorBody(
             error=_OpenAIError(message=message, type=kind, param=param, code=_openai_code(exc))
         )
     if family is Family.ANTHROPIC:
-        kind = _Shapes.anthropic_types.get(status, "api_error")
-        if isinstance(exc, BackendOverloaded):
-            kind = "overloaded_error"
-        elif isinstance(exc, RunTimeout):
-            kind = "timeout_error"
         return AnthropicErrorBody(
-            error=_AnthropicError(type=kind, message=message), request_id=request_id
+            error=_AnthropicError(type=_error_type(exc, family), message=message),
+            request_id=request_id,
         )
     return NativeErrorBody(
         error=_NativeError(code=exc.code, message=message, request_id=request_id)
@@ -229,15 +241,8 @@ def error_body(exc: ClinvokerError, family: Family, request_id: str | None) -> A
 
 
 def stream_error_kind(exc: ClinvokerError, family: Family) -> str:
-    """The ``type`` an error gets inside a stream (``server_error`` / ``api_error`` ...)."""
-    if family is Family.ANTHROPIC:
-        if isinstance(exc, BackendOverloaded):
-            return "overloaded_error"
-        if isinstance(exc, RunTimeout):
-            return "timeout_error"
-        if isinstance(exc, RateLimited):
-            return "rate_limit_error"
-        return "api_error"
-    if isinstance(exc, RateLimited):
-        return "rate_limit_error"
-    return "server_error"
+    """The ``type`` an error gets inside an OpenAI or Anthropic stream: the body's type where the
+    stream tells it apart (rate limit; overloaded, timeout for Anthropic), else the catch-all
+    (``server_error`` / ``api_error``)."""
+    kind = _error_type(exc, family)
+    return kind if kind in _STREAM_TYPES[family] else _CATCH_ALL[family]

@@ -1,15 +1,25 @@
 """Native REST wire formats (``/api/v1``): the Go tool's request and response fields.
 
 Requests are strict — an unknown field is a 422 naming it — because they are this project's own
-API. Optional response fields are omitted when empty, as the Go tool's ``omitempty`` did.
+API. Optional response fields are omitted when empty, as the Go tool's ``omitempty`` did. The
+answers ``clinvk --server`` reads (backends, sessions, dry runs, token usage) are defined once in
+:mod:`clinvoker.native_wire` and re-exported here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
+from clinvoker.native_wire import (
+    BackendInfo,
+    BackendList,
+    DeleteResponse,
+    DryRunCommand,
+    SessionInfo,
+    SessionList,
+    TokenUsage,
+)
 
 __all__ = [
     "BackendInfo",
@@ -104,15 +114,6 @@ class ResumeRequest(_TurnFields, kw_only=True):
     metadata: dict[str, str] = {}
 
 
-class TokenUsage(_Out, kw_only=True):
-    """Token counts as the Go tool reported them."""
-
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-
-
 class PromptResponse(_Out, kw_only=True):
     """A finished run (backend failures are in ``exit_code``/``error``, HTTP 200)."""
 
@@ -126,19 +127,6 @@ class PromptResponse(_Out, kw_only=True):
     model: str | None = None
     token_usage: TokenUsage | None = None
     cost_usd: float | None = None
-
-
-class DryRunCommand(msgspec.Struct, kw_only=True):
-    """A dry run with ``wire_format: clinvk``: what ``clinvk --dry-run -o json`` prints."""
-
-    dry_run: bool = True
-    backend: str
-    command: list[str]
-    shell: str
-    cwd: str
-    env: list[str]
-    """Names (never values) of the variables the CLI would get on top of the server's."""
-    continue_session: str | None = None
 
 
 class StreamEvent(_Out, kw_only=True):
@@ -216,59 +204,3 @@ class CompareRequest(_Strict, kw_only=True):
     sequential: bool = False
     dry_run: bool = False
     wire_format: WireFormat = ""
-
-
-# -- backends and sessions ----------------------------------------------------------------------
-
-
-class BackendInfo(_Out, kw_only=True):
-    """One backend and whether its CLI is installed."""
-
-    name: str
-    available: bool
-    display_name: str | None = None
-    executable: str | None = None
-    default_model: str | None = None
-    models: list[str] = []
-
-
-class BackendList(msgspec.Struct, kw_only=True):
-    """``GET /api/v1/backends``."""
-
-    backends: list[BackendInfo]
-
-
-class SessionInfo(_Out, kw_only=True):
-    """A session as the API shows it (no backend ids, metadata or owner)."""
-
-    id: str
-    backend: str
-    created_at: datetime
-    last_used: datetime
-    working_dir: str | None = None
-    model: str | None = None
-    initial_prompt: str | None = None
-    status: str | None = None
-    turn_count: int = 0
-    token_usage: TokenUsage | None = None
-    tags: list[str] = []
-    title: str | None = None
-    cost_usd: float = 0.0
-    resumable: bool = False
-    """The backend reported a conversation id, so the session can be continued."""
-
-
-class SessionList(msgspec.Struct, kw_only=True):
-    """``GET /api/v1/sessions``: one page and the total number of matches."""
-
-    sessions: list[SessionInfo]
-    total: int
-    limit: int
-    offset: int
-
-
-class DeleteResponse(msgspec.Struct, kw_only=True):
-    """``DELETE /api/v1/sessions/{id}``."""
-
-    deleted: bool
-    id: str

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from clinvoker.errors import ClinvokerError, ValidationError
 from starlette.requests import Request
@@ -31,7 +31,13 @@ from clinvoker_server.conversation import check_text
 from clinvoker_server.errors import Family, invalid_field
 from clinvoker_server.flags import check_extra_flags
 from clinvoker_server.jsonio import encode, json_response, prepare_decoders, read_json
-from clinvoker_server.native_wire import ChainRequest, CompareRequest, ParallelRequest
+from clinvoker_server.native_wire import (
+    ChainRequest,
+    ChainStep,
+    CompareRequest,
+    ParallelRequest,
+    TaskRequest,
+)
 from clinvoker_server.policy import check_run, run_config
 from clinvoker_server.sse import StreamResponse
 from clinvoker_server.state import (
@@ -89,6 +95,58 @@ def _check_item(
         workdir or None, roots=principal.roots, param=f"{param}.workdir"
     )
     return resolved, modes[0] or "", modes[1] or ""
+
+
+class _ItemFields(TypedDict):
+    """What a parallel task and a chain step share, checked and resolved."""
+
+    prompt: str
+    backend: str
+    workdir: str
+    model: str
+    extra: list[str]
+    approval_mode: str
+    sandbox_mode: str
+    max_turns: int
+    system_prompt: str
+    verbose: bool
+    name: str
+
+
+def _item_fields(
+    server: ServerState, principal: Principal, item: TaskRequest | ChainStep, param: str
+) -> _ItemFields:
+    """Check one task or step (``param``: ``tasks[i]`` / ``steps[i]``) and resolve its backend,
+    workdir and modes."""
+    if not item.prompt.strip():
+        raise invalid_field(f"{param}.prompt is required", f"{param}.prompt")
+    for field in ("prompt", "model", "system_prompt", "workdir"):
+        check_text(getattr(item, field), f"{param}.{field}")
+    backend = item.backend or server.config.default_backend
+    workdir, approval, sandbox = _check_item(
+        server,
+        principal,
+        backend,
+        item.workdir,
+        item.extra,
+        param,
+        model=item.model,
+        approval=item.approval_mode,
+        sandbox=item.sandbox_mode,
+    )
+    return _ItemFields(
+        prompt=item.prompt,
+        backend=backend,
+        workdir=workdir or "",
+        model=item.model,
+        extra=list(item.extra),
+        approval_mode=approval,
+        sandbox_mode=sandbox,
+        max_turns=item.max_turns,
+        system_prompt=item.system_prompt,
+        verbose=item.verbose,
+        name=item.name,
+    )
 
 
 def _report(report: Any) -> dict[str, Any]:
@@ -201,42 +259,15 @@ async def parallel(request: Request) -> Response | StreamResponse:
     body = await read_json(request, ParallelRequest, Family.NATIVE)
     if not body.tasks:
         raise invalid_field("tasks are required; send at least one task", "tasks")
-    tasks = []
-    for i, t in enumerate(body.tasks):
-        if not t.prompt.strip():
-            raise invalid_field(f"tasks[{i}].prompt is required", f"tasks[{i}].prompt")
-        for field in ("prompt", "model", "system_prompt", "workdir"):
-            check_text(getattr(t, field), f"tasks[{i}].{field}")
-        backend = t.backend or server.config.default_backend
-        workdir, approval, sandbox = _check_item(
-            server,
-            principal,
-            backend,
-            t.workdir,
-            t.extra,
-            f"tasks[{i}]",
-            model=t.model,
-            approval=t.approval_mode,
-            sandbox=t.sandbox_mode,
+    tasks = [
+        Task(
+            **_item_fields(server, principal, t, f"tasks[{i}]"),
+            id=t.id,
+            tags=list(t.tags),
+            meta=dict(t.meta),
         )
-        tasks.append(
-            Task(
-                prompt=t.prompt,
-                backend=backend,
-                workdir=workdir or "",
-                model=t.model,
-                extra=list(t.extra),
-                approval_mode=approval,
-                sandbox_mode=sandbox,
-                max_turns=t.max_turns,
-                system_prompt=t.system_prompt,
-                verbose=t.verbose,
-                id=t.id,
-                name=t.name,
-                tags=list(t.tags),
-                meta=dict(t.meta),
-            )
-        )
+        for i, t in enumerate(body.tasks)
+    ]
     cap = server.config.server.max_concurrent_per_backend
     if principal.policy is not None and principal.policy.max_concurrent:
         cap = min(cap, principal.policy.max_concurrent)  # the key's own cap
@@ -265,39 +296,9 @@ async def chain(request: Request) -> Response | StreamResponse:
             "persist_sessions",
             cls=ValidationError,
         )
-    steps = []
-    for i, s in enumerate(body.steps):
-        if not s.prompt.strip():
-            raise invalid_field(f"steps[{i}].prompt is required", f"steps[{i}].prompt")
-        for field in ("prompt", "model", "system_prompt", "workdir"):
-            check_text(getattr(s, field), f"steps[{i}].{field}")
-        backend = s.backend or server.config.default_backend
-        workdir, approval, sandbox = _check_item(
-            server,
-            principal,
-            backend,
-            s.workdir,
-            s.extra,
-            f"steps[{i}]",
-            model=s.model,
-            approval=s.approval_mode,
-            sandbox=s.sandbox_mode,
-        )
-        steps.append(
-            Step(
-                prompt=s.prompt,
-                backend=backend,
-                model=s.model,
-                workdir=workdir or "",
-                approval_mode=approval,
-                sandbox_mode=sandbox,
-                max_turns=s.max_turns,
-                system_prompt=s.system_prompt,
-                verbose=s.verbose,
-                extra=list(s.extra),
-                name=s.name,
-            )
-        )
+    steps = [
+        Step(**_item_fields(server, principal, s, f"steps[{i}]")) for i, s in enumerate(body.steps)
+    ]
     spec = ChainSpec(
         steps=steps,
         stop_on_failure=body.stop_on_failure,

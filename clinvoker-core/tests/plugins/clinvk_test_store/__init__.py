@@ -18,7 +18,7 @@ from typing import Any
 from clinvoker.config import Config
 from clinvoker.errors import AmbiguousSession, SessionNotFound
 from clinvoker.hookspecs import hookimpl
-from clinvoker.sessions import Session, SessionStore, StoreProblem, new_session_id, utcnow
+from clinvoker.sessions import Session, SessionStore, StoreProblem, session_filter
 
 
 class MemoryStore(SessionStore):
@@ -42,17 +42,13 @@ class MemoryStore(SessionStore):
         title: str | None = None,
         parent_id: str | None = None,
     ) -> Session:
-        now = utcnow()
-        session = Session(
-            id=new_session_id(),
+        session = Session.new(
             backend=backend,
-            created_at=now,
-            last_used=now,
-            working_dir=workdir,
+            workdir=workdir,
             model=model,
             initial_prompt=initial_prompt,
-            tags=list(tags),
-            metadata=dict(metadata or {}),
+            tags=tags,
+            metadata=metadata,
             owner=owner,
             title=title,
             parent_id=parent_id,
@@ -102,15 +98,16 @@ class MemoryStore(SessionStore):
         limit: int | None = None,
         offset: int = 0,
     ) -> tuple[builtins.list[Session], int]:
-        wanted = {"backend": backend, "status": status, "working_dir": workdir, "owner": owner}
-        found = [
-            s
-            for s in self._data.values()
-            if all(v is None or getattr(s, k) == v for k, v in wanted.items())
-            and (since is None or s.last_used >= since)
-            and (model is None or s.model == model)
-            and (tag is None or tag in s.tags)
-        ]
+        keep = session_filter(
+            backend=backend,
+            status=status,
+            workdir=workdir,
+            since=since,
+            owner=owner,
+            model=model,
+            tag=tag,
+        )
+        found = [s for s in self._data.values() if keep(s)]
         found.sort(key=lambda s: (s.last_used, s.id), reverse=True)
         page = found[offset : offset + limit] if limit else found[offset:]
         return [copy.deepcopy(s) for s in page], len(found)
