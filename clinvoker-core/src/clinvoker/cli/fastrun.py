@@ -188,7 +188,6 @@ def _run(args: FastArgs) -> int | None:
     from clinvoker.config import load_config
     from clinvoker.plugins import get_host
     from clinvoker.run_plan import RunPlan
-    from clinvoker.sessions import open_store
     from clinvoker.spawn import spawn
 
     config = load_config(args.config)
@@ -196,7 +195,13 @@ def _run(args: FastArgs) -> int | None:
         return None
     prompt = args.prompt if args.prompt is not None else _read_stdin()
     host = get_host()
-    store = open_store(config, host)
+    # Only a run that may continue a session needs the store before the CLI starts; otherwise
+    # RunPlan opens it when it creates the session, after the spawn.
+    store: SessionStore | None = None
+    if not (args.new or args.ephemeral):
+        from clinvoker.sessions import open_store
+
+        store = open_store(config, host)
     options: RunOptions = {
         "backend": args.backend,
         "model": args.model,
@@ -209,7 +214,7 @@ def _run(args: FastArgs) -> int | None:
         "store": store,
         "host": host,
     }
-    continuing = _continuation(args, config, store)
+    continuing = _continuation(args, config, store) if store is not None else None
     if continuing is not None:
         from clinvoker.cli.tables import time_ago
 
@@ -255,8 +260,6 @@ def _read_stdin() -> str:
 
 def _continuation(args: FastArgs, config: Config, store: SessionStore) -> Session | None:
     """The session this prompt continues (``-c`` or scoped auto-resume), or ``None``."""
-    if args.ephemeral or args.new:
-        return None
     workdir = os.path.realpath(args.workdir or os.getcwd())  # as sessions store it
     if args.continue_:
         session = store.latest_resumable(backend=args.backend, workdir=workdir)
