@@ -1,4 +1,4 @@
-"""``clinvk --server`` parts that need no server: the URL, error answers, request bodies.
+"""``clinvk --server`` parts that need no server: the URL, the proxy, error answers, bodies.
 
 The client against a real server is tested in the repository's ``tests/remote`` (the server is a
 separate package and is not installed with the core alone).
@@ -6,6 +6,7 @@ separate package and is not installed with the core alone).
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from clinvoker.cli.app import cli
 from clinvoker.cli.remote.errors import ServerError, error_for_code, error_for_response
 from clinvoker.cli.remote.http import Endpoint
 from clinvoker.cli.remote.orchestrate import chain_body, parallel_body
+from clinvoker.cli.remote.proxy import proxy_for
 from clinvoker.errors import (
     AmbiguousSession,
     AuthError,
@@ -63,6 +65,74 @@ def test_server_urls(given: str, url: str, port: int, prefix: str) -> None:
 def test_bad_server_urls_are_usage_errors(given: str, complaint: str) -> None:
     with pytest.raises(UsageError, match=complaint):
         Endpoint(given)
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The environment without any ``*_proxy`` variable of the machine running the tests."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("server", "env", "proxy"),
+    [
+        ("https://box.example", {}, None),
+        ("https://box.example", {"HTTPS_PROXY": "http://p.example:3128"}, "http://p.example:3128"),
+        ("http://box.example", {"HTTPS_PROXY": "http://p.example:3128"}, None),
+        ("http://box.example:8080", {"http_proxy": "p.example"}, "http://p.example:80"),
+        ("https://box.example", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, None),
+        ("https://box.example", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "a.org, .example"}, None),
+        ("https://box.example", {"HTTPS_PROXY": "http://p:1", "no_proxy": "example"}, None),
+        (
+            "https://box.example",
+            {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "ox.example"},
+            "http://p:1",
+        ),
+        ("http://box.example:81", {"HTTP_PROXY": "http://p:1", "NO_PROXY": "box.example:81"}, None),
+        (
+            "http://box.example",
+            {"HTTP_PROXY": "http://p:1", "NO_PROXY": "box.example:81"},
+            "http://p:1",
+        ),
+    ],
+)
+def test_the_proxy_comes_from_the_environment(
+    proxy_env: pytest.MonkeyPatch, server: str, env: dict[str, str], proxy: str | None
+) -> None:
+    for name, value in env.items():
+        proxy_env.setenv(name, value)
+    found = proxy_for(Endpoint(server))
+    assert (found.url if found is not None else None) == proxy
+
+
+def test_proxy_credentials_become_a_header_and_stay_out_of_messages(
+    proxy_env: pytest.MonkeyPatch,
+) -> None:
+    proxy_env.setenv("HTTPS_PROXY", "http://alice:s%40cret@p.example:3128")
+    found = proxy_for(Endpoint("https://box.example"))
+    assert found is not None
+    assert found.url == "http://p.example:3128"
+    assert found.headers == {"Proxy-Authorization": "Basic YWxpY2U6c0BjcmV0"}  # alice:s@cret
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        ("https://u:pw@p.example:3128", "HTTPS_PROXY names a https:// proxy clinvk cannot use"),
+        ("socks5://p.example:1080", "HTTPS_PROXY names a socks5:// proxy clinvk cannot use"),
+        ("http://u:pw@p.example:99999", "HTTPS_PROXY is not a valid proxy URL"),
+    ],
+)
+def test_a_proxy_clinvk_cannot_use_is_a_usage_error(
+    proxy_env: pytest.MonkeyPatch, value: str, complaint: str
+) -> None:
+    proxy_env.setenv("HTTPS_PROXY", value)
+    with pytest.raises(UsageError, match=complaint) as caught:
+        proxy_for(Endpoint("https://box.example"))
+    assert "pw" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,7 @@ def test_json_is_one_documented_object() -> None:
         "stop_reason": None,
         "num_turns": None,
         "permission_denials": [],
+        "warnings": [],
     }
 
 

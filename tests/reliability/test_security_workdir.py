@@ -99,8 +99,9 @@ def test_a_workdir_outside_the_allowed_tree_is_refused(fenced: Any, escape: str,
         ["--add-dir", "{root}/projects/to-secret"],
         ["--add-dir", "/etc"],
         ["--ADD-DIR=/root"],
+        ["--add-dir="],
     ],
-    ids=["separate", "joined", "symlink", "etc", "upper-case"],
+    ids=["separate", "joined", "symlink", "etc", "upper-case", "empty"],
 )
 def test_an_extra_flag_cannot_open_a_directory_outside_the_tree(
     fenced: Any, extra: list[str]
@@ -139,3 +140,30 @@ def test_a_workdir_inside_the_tree_runs_in_its_real_path(
     assert answer.status_code == 200, answer.text
     assert answer.json()["output"] == f"echo: hello {token}"
     assert server.world.call_with(token)["cwd"] == resolved.format(root=root)
+
+
+@pytest.mark.parametrize("kind", ["prompt", "parallel", "chain"])
+@pytest.mark.parametrize(
+    "extra",
+    [["--add-dir", "{root}/projects/to-app"], ["--add-dir={root}/projects/to-app"]],
+    ids=["separate", "joined"],
+)
+def test_a_directory_in_an_extra_flag_reaches_the_cli_as_the_real_path_that_was_checked(
+    fenced: Any, extra: list[str], kind: str
+) -> None:
+    """An allowed symlink in ``--add-dir`` is handed on as its checked target, so swapping the
+    link after the check cannot point the CLI outside the tree."""
+    server, root = fenced
+    token = uuid.uuid4().hex
+    path, body = body_for(kind, str(root / "projects" / "app"), f"add it {token}")
+    item = body if kind == "prompt" else (body.get("tasks") or body["steps"])[0]
+    item["extra"] = [e.format(root=root) for e in extra]
+    with server.client() as client:
+        answer = client.post(path, json=body)
+    assert answer.status_code == 200, answer.text
+    argv = server.world.call_with(token)["argv"]
+    target, link = str(root / "projects" / "app"), str(root / "projects" / "to-app")
+    assert not [a for a in argv if link in a], argv
+    expected = [f"--add-dir={target}"] if "=" in extra[0] else ["--add-dir", target]
+    at = argv.index(expected[0])
+    assert argv[at : at + len(expected)] == expected, argv

@@ -2,11 +2,12 @@
 
 New requests are refused at once; runs in flight may finish within ``shutdown_grace_secs``;
 whatever is still running after that is stopped — its whole process group — and the server
-exits 0.
+exits 0. Even SIGKILL, which the server cannot handle, leaves no CLI running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 import uuid
@@ -37,6 +38,21 @@ def start_streams(
     return started
 
 
+def wait_for_clis(
+    world: World, server: ServerProcess, streams: list[tuple[str, Future[Answer]]]
+) -> None:
+    """Wait until every stream's CLI is running; on timeout, say what happened instead."""
+    try:
+        wait_until(lambda: len(world.calls()) >= STREAMS, timeout=30, what="20 CLIs running")
+    except AssertionError as exc:
+        ended = [repr(f.exception() or f.result()) for _, f in streams if f.done()]
+        raise AssertionError(
+            f"{exc}: {len(world.calls())} started; {len(ended)} streams ended: {ended[:3]}\n"
+            f"server output:\n{server.output()[-3000:]}"
+        ) from None
+    assert len(world.calls()) == STREAMS, "a CLI was started more than once"
+
+
 def refused(server: ServerProcess) -> bool:
     """Whether a new request is turned away (connection refused, or 503)."""
     try:
@@ -54,14 +70,15 @@ def test_sigterm_drains_the_streams_in_flight_and_refuses_new_ones(world: World)
         ThreadPoolExecutor(STREAMS) as pool,
     ):
         streams = start_streams(pool, server, "slow")
-        wait_until(lambda: len(world.calls()) == STREAMS, timeout=30, what="20 CLIs running")
+        wait_for_clis(world, server, streams)
         server.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
         began = time.monotonic()
         wait_until(lambda: refused(server), timeout=5, what="new requests to be refused")
         assert all(not future.done() for _, future in streams), "a run ended before its time"
         assert refused(server)
         answers = [(prompt, future.result(timeout=60)) for prompt, future in streams]
-        rc = server.stop(timeout=30)
+        # no second SIGTERM (server.stop would send one): the server may be past its handlers
+        rc = server.proc.wait(30)  # type: ignore[union-attr]
         stopped_after = time.monotonic() - began
     for prompt, answer in answers:
         assert answer.error is None, answer
@@ -77,7 +94,7 @@ def test_sigterm_stops_runs_still_going_after_the_grace_period(world: World) -> 
     config = server_config(shutdown_grace_secs=grace, request_timeout_secs=60)
     with ServerProcess(world, config=config) as server, ThreadPoolExecutor(STREAMS) as pool:
         streams = start_streams(pool, server, "noterm")  # ignores SIGTERM, and so does its child
-        wait_until(lambda: len(world.calls()) == STREAMS, timeout=30, what="20 CLIs running")
+        wait_for_clis(world, server, streams)
         began = time.monotonic()
         rc = server.stop(timeout=30)
         stopped_after = time.monotonic() - began
@@ -95,3 +112,22 @@ def test_sigterm_stops_runs_still_going_after_the_grace_period(world: World) -> 
     assert not left, f"processes left after shutdown: {left}"
     for outcome in outcomes:  # no stream looks like a complete answer
         assert isinstance(outcome, httpx.HTTPError) or outcome.error or not outcome.complete
+
+
+def test_kill_9_of_the_server_leaves_no_cli_running(world: World) -> None:
+    """A server killed with SIGKILL cannot stop its CLIs; its watchdog does, after its grace."""
+    config = server_config(request_timeout_secs=60)
+    with ServerProcess(world, config=config) as server, ThreadPoolExecutor(STREAMS) as pool:
+        streams = start_streams(pool, server, "noterm")  # ignores SIGTERM, and so does its child
+        wait_for_clis(world, server, streams)
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+        calls = world.calls()
+        wait_until(
+            lambda: not any(world.leftovers(call) for call in calls),
+            timeout=GRACE_S + 6,
+            what="the killed server's CLIs and their children to end",
+        )
+        for _, future in streams:  # every client sees its connection cut
+            with contextlib.suppress(httpx.HTTPError):
+                answer = future.result(timeout=30)
+                assert answer.error or not answer.complete, answer

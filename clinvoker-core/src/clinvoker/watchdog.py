@@ -10,7 +10,8 @@ SIGTERM to every group still registered, waits up to the grace period, SIGKILLs 
 and exits. A group it was told is finished is never signalled again.
 
 The watchdog runs in its own session (a Ctrl-C to the terminal does not end it early, and it
-never holds the terminal), with ``/dev/null`` as stdout and stderr and ``/`` as its directory.
+never holds the terminal), with ``/dev/null`` as stdout and stderr and ``/`` as its directory,
+and inherits no other descriptor (not even inheritable ones such as a server's listening socket).
 It detaches from clinvoker at once (the process clinvoker starts forks it and exits), so it is
 never one of clinvoker's children. POSIX only: elsewhere :func:`track` and :func:`untrack` do
 nothing.
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import subprocess
 import sys
 import threading
 
@@ -95,6 +98,9 @@ signal_all(signal.SIGKILL)
 """
 """The watchdog's program, run as ``python -I -S -c WATCHDOG_SCRIPT <grace>`` (stdin = the pipe)."""
 
+_LINES_PER_WRITE = getattr(select, "PIPE_BUF", 512) // len(b"+%d\n" % -(2**63))
+"""Registrations per write when (re)starting, so that each write fits in ``PIPE_BUF``."""
+
 
 def _warn(message: str, *args: object) -> None:
     import logging  # only when something goes wrong: importing it costs every run a few ms
@@ -104,7 +110,7 @@ def _warn(message: str, *args: object) -> None:
 
 _lock = threading.Lock()
 _fd: int | None = None  # write end of the pipe to the watchdog
-_starter: int | None = None  # pid of the process that forks the watchdog, until it is reaped
+_starter: subprocess.Popen[bytes] | None = None  # forks the watchdog and exits; until reaped
 _groups: set[int] = set()  # registered and not finished, re-sent if the watchdog is restarted
 _warned = False
 
@@ -136,28 +142,28 @@ def untrack(pgid: int) -> None:
 
 
 def _start() -> None:
-    """Start the watchdog and send it the registered groups (``_lock`` held)."""
+    """Start the watchdog and send it the registered groups (``_lock`` held).
+
+    ``close_fds`` matters: ``clinvk serve``'s listening socket is inheritable (Hypercorn takes it
+    by descriptor number), and a watchdog holding it would keep the port open after the server.
+    """
     global _fd, _starter, _warned
     if not sys.executable:  # an embedded interpreter: nothing to run the watchdog with
         return
     read_end, write_end = os.pipe()  # both close-on-exec
     try:
         os.set_blocking(write_end, False)
-        actions = [
-            (os.POSIX_SPAWN_DUP2, read_end, 0),
-            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
-        ]
         argv = [sys.executable, "-I", "-S", "-c", WATCHDOG_SCRIPT, repr(GRACE_S)]
         try:
-            try:
-                _starter = os.posix_spawn(
-                    sys.executable, argv, os.environ, file_actions=actions, setsid=True
-                )
-            except NotImplementedError:  # no POSIX_SPAWN_SETSID: a new process group will do
-                _starter = os.posix_spawn(
-                    sys.executable, argv, os.environ, file_actions=actions, setpgroup=0
-                )
+            _starter = subprocess.Popen(
+                argv,
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+                cwd="/",
+                start_new_session=True,
+            )
         except OSError as exc:  # tried again at the next spawn; said once
             if not _warned:
                 _warned = True
@@ -167,11 +173,17 @@ def _start() -> None:
     finally:
         os.close(read_end)
     _fd = write_end
-    _send(b"".join(b"+%d\n" % pgid for pgid in sorted(_groups)))
+    lines = [b"+%d\n" % pgid for pgid in sorted(_groups)]
+    for at in range(0, len(lines), _LINES_PER_WRITE):
+        _send(b"".join(lines[at : at + _LINES_PER_WRITE]))
 
 
 def _send(data: bytes) -> None:
-    """Write to the watchdog; if it is gone, forget it so the next spawn starts another."""
+    """Write to the watchdog; if it is gone, forget it so the next spawn starts another.
+
+    ``data`` is whole lines and at most ``PIPE_BUF`` bytes, so the non-blocking write is atomic:
+    all of it or none, never a cut line the watchdog could misread as another group id.
+    """
     global _fd
     if _fd is None or not data:
         return
@@ -188,13 +200,7 @@ def _send(data: bytes) -> None:
 def _reap_starter() -> None:
     """Collect the short-lived process that forked the watchdog, once it has exited."""
     global _starter
-    if _starter is None:
-        return
-    try:
-        pid, _status = os.waitpid(_starter, os.WNOHANG)
-    except ChildProcessError:
-        pid = _starter
-    if pid:
+    if _starter is not None and _starter.poll() is not None:
         _starter = None
 
 
@@ -205,6 +211,8 @@ def _after_fork_in_child() -> None:
     if _fd is not None:
         with contextlib.suppress(OSError):
             os.close(_fd)
+    if _starter is not None:
+        _starter.poll()  # not this child's child: marks it done (no "still running" warning)
     _fd, _starter = None, None
     _groups.clear()
 

@@ -7,7 +7,8 @@
   The configuration's own approval/sandbox defaults and permission flags in a backend's
   ``extra_flags`` are dropped for such runs (:func:`run_config`), so they cannot widen it either.
 * ``workdir_roots`` — ``extra`` flags naming directories (``--add-dir``) must stay inside them
-  (and, for every key, inside the server's allowed and outside its blocked prefixes).
+  (and, for every key, inside the server's allowed and outside its blocked prefixes); the CLI
+  gets the real path that was checked.
 
 Everything else in a policy (backends, models, roots of the working directory itself) is
 checked by :class:`~clinvoker_server.auth.Principal` and :mod:`clinvoker_server.workdir`.
@@ -19,7 +20,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
-from clinvoker.errors import Forbidden
+from clinvoker.errors import Forbidden, ValidationError
+
+from clinvoker_server.errors import invalid_field
 
 if TYPE_CHECKING:
     from clinvoker.backend import Backend
@@ -96,14 +99,18 @@ def check_policy_flags(
     flags: Sequence[str],
     workdirs: WorkdirPolicy,
     param: str = "extra",
-) -> None:
-    """Refuse ``extra`` flags that would step outside the key's policy (403).
+) -> tuple[str, ...]:
+    """``flags`` as the CLI is to get them, or a 403/422 for one that would step outside the
+    key's policy.
 
     Read-only keys may not pass :data:`PERMISSION_FLAGS`. A directory named by a flag
     (``--add-dir``, ``--config-dir``) must pass the same checks as a workdir — the server's
-    blocked and allowed prefixes for every key, and the key's ``workdir_roots`` when it has them.
+    blocked and allowed prefixes for every key, and the key's ``workdir_roots`` when it has them
+    — and is handed on as the real path that was checked, never as the client wrote it, so a
+    symlink swapped after the check cannot point the CLI elsewhere.
     """
     roots = principal.roots
+    out = list(flags)
     for i, token in enumerate(flags):
         name, value = _split(token)
         if principal.read_only and name in PERMISSION_FLAGS:
@@ -113,9 +120,18 @@ def check_policy_flags(
                 f"{param}[{i}]",
             )
         if name in _PATH_FLAGS:
+            at = i if value is not None else i + 1
             if value is None:
-                value = flags[i + 1] if i + 1 < len(flags) else ""
-            workdirs.check(value or "", roots=roots, param=f"{param}[{i}]")
+                value = flags[at] if at < len(flags) else ""
+            real = workdirs.check(value, roots=roots, param=f"{param}[{i}]") if value else None
+            if real is None:
+                raise invalid_field(
+                    f"flag {name} needs a directory: pass {name}=/absolute/path",
+                    f"{param}[{i}]",
+                    cls=ValidationError,
+                )
+            out[at] = f"{token.partition('=')[0]}={real}" if at == i else real
+    return tuple(out)
 
 
 def strip_permission_flags(flags: Sequence[str]) -> list[str]:
@@ -165,13 +181,14 @@ def check_run(
     extra: Sequence[str],
     workdirs: WorkdirPolicy,
     param: str = "",
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, str | None, tuple[str, ...]]:
     """Check one run against the key's policy — backend, model, ``extra`` flags, access — and
-    return the approval and sandbox modes it gets (see :func:`access_modes`). 403 on a breach.
+    return the approval and sandbox modes it gets (see :func:`access_modes`) and the ``extra``
+    flags to pass (see :func:`check_policy_flags`). 403 on a breach.
 
     ``param`` prefixes the field names in errors (``tasks[2].``).
     """
     principal.check_backend(backend.name)
     principal.check_model(None, backend=backend, model=model or None)
-    check_policy_flags(principal, extra, workdirs, f"{param}extra")
-    return access_modes(principal, approval, sandbox, param)
+    flags = check_policy_flags(principal, extra, workdirs, f"{param}extra")
+    return (*access_modes(principal, approval, sandbox, param), flags)

@@ -83,7 +83,7 @@ def run_spec(
     """
     if not body.prompt.strip():
         raise invalid_field("prompt is required; send a non-empty prompt", "prompt")
-    approval, sandbox = check_run(
+    approval, sandbox, extra = check_run(
         principal,
         server.host.backend(backend),
         model=body.model,
@@ -93,16 +93,19 @@ def run_spec(
         workdirs=server.workdirs,
     )
     roots = principal.roots
+    resumed_in = None
     if session_workdir:  # the session's directory, where the core will run it
-        server.workdirs.check(session_workdir, roots=roots, param="session_id")
+        resumed_in = server.workdirs.check(session_workdir, roots=roots, param="session_id")
+    if body.workdir or not resumed_in:
+        workdir = server.workdirs.check(_none(body.workdir), roots=roots)
+    else:  # the real path that was checked, not the one the session recorded
+        workdir = resumed_in
     metadata = dict(body.metadata) if body.metadata else None
     return RunSpec(
         prompt=body.prompt,
         backend=backend,
         model=_none(body.model),
-        workdir=server.workdirs.check(_none(body.workdir), roots=roots)
-        if body.workdir or not session_workdir
-        else None,
+        workdir=workdir,
         resume=resume,
         ephemeral=ephemeral,
         approval_mode=approval,
@@ -112,7 +115,7 @@ def run_spec(
         max_turns=_none(body.max_turns),
         system_prompt=_none(body.system_prompt),
         system_prompt_mode=_none(body.system_prompt_mode),
-        extra_flags=check_extra_flags(backend, body.extra),
+        extra_flags=check_extra_flags(backend, extra),
         tags=(*server.config.session.default_tags, "api", *getattr(body, "tags", ())),
         metadata=metadata,
         timeout=_none(body.timeout),

@@ -70,17 +70,18 @@ def _check_item(
     model: str = "",
     approval: str = "",
     sandbox: str = "",
-) -> tuple[str | None, str, str]:
+) -> tuple[str | None, str, str, list[str]]:
     """Check one task/step against the server's and the key's policy.
 
-    :returns: its resolved workdir, and the approval and sandbox modes it runs with.
+    :returns: its resolved workdir, the approval and sandbox modes it runs with, and its
+        ``extra`` flags with the directories they name resolved.
     """
     for i, flag in enumerate(extra):
         check_text(flag, f"{param}.extra[{i}]")
     principal.check_backend(backend)
-    modes: tuple[str | None, str | None] = (approval, sandbox)
+    checked: tuple[str | None, str | None, Sequence[str]] = (approval, sandbox, extra)
     if known or backend in server.host.backends:
-        modes = check_run(
+        checked = check_run(
             principal,
             server.host.backend(backend),
             model=model,
@@ -94,7 +95,7 @@ def _check_item(
     resolved = server.workdirs.check(
         workdir or None, roots=principal.roots, param=f"{param}.workdir"
     )
-    return resolved, modes[0] or "", modes[1] or ""
+    return resolved, checked[0] or "", checked[1] or "", list(checked[2])
 
 
 class _ItemFields(TypedDict):
@@ -123,7 +124,7 @@ def _item_fields(
     for field in ("prompt", "model", "system_prompt", "workdir"):
         check_text(getattr(item, field), f"{param}.{field}")
     backend = item.backend or server.config.default_backend
-    workdir, approval, sandbox = _check_item(
+    workdir, approval, sandbox, extra = _check_item(
         server,
         principal,
         backend,
@@ -139,7 +140,7 @@ def _item_fields(
         backend=backend,
         workdir=workdir or "",
         model=item.model,
-        extra=list(item.extra),
+        extra=extra,
         approval_mode=approval,
         sandbox_mode=sandbox,
         max_turns=item.max_turns,
@@ -327,7 +328,7 @@ async def compare(request: Request) -> Response | StreamResponse:
     check_text(body.model, "model")
     workdir = None
     for i, name in enumerate(body.backends):
-        workdir, _, _ = _check_item(
+        workdir, _, _, _ = _check_item(
             server,
             principal,
             name,

@@ -6,16 +6,22 @@ stdout lines (``native_line``), and finally the :class:`~clinvoker.result.Result
 * ``text`` prints the answer as it streams (TextDelta by TextDelta), then a newline; a failure
   goes to stderr as ``Error [backend]: message``; ``output.show_tokens`` / ``show_timing`` add a
   ``Tokens:`` / ``Time:`` line.
-* ``json`` prints ONE object when the run ends (:func:`result_object`).
+* ``json`` prints ONE object when the run ends (:func:`result_object`); its ``warnings`` list
+  holds the non-fatal errors (a turn that could not be saved in its session, a backend's retry
+  notice), which also go to stderr as ``Warning [backend]: message``, as with ``text``.
 * ``stream-json`` prints one normalized event per line in a versioned envelope:
   ``{"v":1,"type":"text_delta","seq":3,"text":"Hi"}``; the last line is
   ``{"v":1,"type":"done","seq":N,"result":{...}}`` with the same object as ``json``.
-* ``--native`` prints the backend CLI's own stdout lines unchanged.
+* ``--native`` prints the backend CLI's own stdout lines unchanged; warnings go to stderr.
+
+The remote client (``clinvk --server``) feeds the same renderers with the events the server
+streams, non-fatal errors included, so local and remote output match.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import IO, Any, Protocol
 
 import msgspec
@@ -40,12 +46,13 @@ STREAM_VERSION = 1
 _encoder = msgspec.json.Encoder()
 
 
-def result_object(result: Result) -> dict[str, Any]:
+def result_object(result: Result, warnings: Sequence[str] = ()) -> dict[str, Any]:
     """The documented JSON object of one run (``-o json``; ``result`` of the ``done`` event).
 
     Field names follow the Go tool where it had them (``backend, content, session_id, model,
     duration_seconds, exit_code, error, usage``). Every key is always present (``null`` when
     unknown). ``session_id`` is the backend's own id; ``clinvk_session_id`` is clinvoker's.
+    ``warnings`` are the messages of the run's non-fatal errors, in order (``[]`` when none).
     """
     return {
         "backend": result.backend,
@@ -62,6 +69,7 @@ def result_object(result: Result) -> dict[str, Any]:
         "stop_reason": result.stop_reason,
         "num_turns": result.num_turns,
         "permission_denials": list(result.permission_denials),
+        "warnings": list(warnings),
     }
 
 
@@ -94,6 +102,22 @@ class _Base:
     def _error_line(self, result: Result) -> None:
         if result.error:
             self.err.write(f"Error [{result.backend}]: {result.error}\n")
+            self.err.flush()
+
+
+class _Warns(_Base):
+    """Keeps the messages of non-fatal errors and shows each on stderr as it arrives."""
+
+    def __init__(self, out: IO[str], err: IO[str], *, backend: str = "") -> None:
+        super().__init__(out, err)
+        self.backend = backend
+        self.warnings: list[str] = []
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, Error) and not event.fatal:
+            self.warnings.append(event.message)
+            where = f" [{self.backend}]" if self.backend else ""
+            self.err.write(f"Warning{where}: {event.message}\n")
             self.err.flush()
 
 
@@ -141,23 +165,30 @@ class TextRenderer(_Base):
         self._error_line(result)
 
 
-class JsonRenderer(_Base):
-    """One JSON object at the end."""
+class JsonRenderer(_Warns):
+    """One JSON object at the end; warnings in it, and on stderr as they come."""
 
     def finish(self, result: Result) -> None:
-        self.out.write(dumps(result_object(result)) + "\n")
+        self.out.write(dumps(result_object(result, self.warnings)) + "\n")
         self.out.flush()
 
 
 class StreamJsonRenderer(_Base):
-    """One normalized event per line, in the versioned envelope."""
+    """One normalized event per line, in the versioned envelope (warnings are ``error`` lines
+    with ``"fatal": false``, and listed again in the ``done`` line's result)."""
+
+    def __init__(self, out: IO[str], err: IO[str]) -> None:
+        super().__init__(out, err)
+        self.warnings: list[str] = []
 
     def event(self, event: Event) -> None:
+        if isinstance(event, Error) and not event.fatal:
+            self.warnings.append(event.message)
         body: dict[str, Any] = msgspec.to_builtins(event)
         line: dict[str, Any] = {"v": STREAM_VERSION, "type": body.pop("type"), "seq": event.seq}
         body.pop("seq", None)
         if isinstance(event, Done):
-            body["result"] = result_object(event.result)
+            body["result"] = result_object(event.result, self.warnings)
         line.update(body)
         self.out.write(_encoder.encode(line).decode() + "\n")
         self.out.flush()
@@ -166,8 +197,8 @@ class StreamJsonRenderer(_Base):
         """The ``done`` line was already printed by :meth:`event`."""
 
 
-class NativeRenderer(_Base):
-    """The backend CLI's own stdout lines, unchanged."""
+class NativeRenderer(_Warns):
+    """The backend CLI's own stdout lines, unchanged; clinvoker's warnings on stderr."""
 
     def native_line(self, line: bytes) -> None:
         self.out.write(line.decode("utf-8", errors="replace") + "\n")
@@ -193,5 +224,5 @@ def make_renderer(
             out, err, backend=backend, show_tokens=show_tokens, show_timing=show_timing
         )
     if output_format == "stream-json":
-        return NativeRenderer(out, err) if native else StreamJsonRenderer(out, err)
-    return JsonRenderer(out, err)
+        return NativeRenderer(out, err, backend=backend) if native else StreamJsonRenderer(out, err)
+    return JsonRenderer(out, err, backend=backend)

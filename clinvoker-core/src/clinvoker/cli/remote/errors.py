@@ -9,6 +9,7 @@ exits with the same code as the same mistake made locally.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -25,6 +26,9 @@ from clinvoker.errors import (
     UsageError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from clinvoker.cli.remote.proxy import Proxy
 
 __all__ = ["ServerError", "ServerUnreachable", "error_for_code", "error_for_response"]
 
@@ -96,16 +100,23 @@ def error_for_response(
     *,
     url: str,
     retry_after: str | None = None,
+    proxy: Proxy | None = None,
 ) -> ClinvokerError:
-    """The exception for a non-2xx answer of the server at ``url``."""
+    """The exception for a non-2xx answer of the server at ``url`` (reached through ``proxy``)."""
     try:
         answer = _decoder.decode(body)
     except msgspec.DecodeError:
         answer = None
     if answer is None or not answer.error.message:
+        hint = "Check --server / CLINVK_SERVER (e.g. http://127.0.0.1:8080)"
+        if proxy is not None:
+            hint = (
+                f"It came through the proxy {proxy.url} (from {proxy.variable}): check it, "
+                "or add the server's host to NO_PROXY to go direct"
+            )
         return ServerError(
             f"{url} answered HTTP {status} {reason}, which is not a clinvoker server's answer",
-            hint="Check --server / CLINVK_SERVER (e.g. http://127.0.0.1:8080)",
+            hint=hint,
         )
     code, message = answer.error.code, answer.error.message
     if status == 401:

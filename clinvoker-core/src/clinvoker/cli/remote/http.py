@@ -5,6 +5,11 @@ prompt's events, an orchestration's progress) is read line by line as it arrives
 thread, and can be aborted at any moment (Ctrl-C): the socket is shut down, which makes the
 server cancel the run. A reused connection that the server closed while idle is retried once.
 The API key is sent as ``Authorization: Bearer`` and never printed.
+
+``https://`` certificates are verified against the default store (``SSL_CERT_FILE`` /
+``SSL_CERT_DIR`` name others); a certificate that fails is one line saying so. The proxy named
+by ``HTTPS_PROXY`` / ``HTTP_PROXY`` is used unless ``NO_PROXY`` says otherwise
+(:mod:`clinvoker.cli.remote.proxy`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import msgspec
 
 from clinvoker.cli.remote.errors import ServerError, ServerUnreachable, error_for_response
+from clinvoker.cli.remote.proxy import Proxy, proxy_for
 from clinvoker.errors import UsageError
 
 __all__ = ["CONNECT_TIMEOUT", "READ_TIMEOUT", "Connection", "Endpoint", "Stream"]
@@ -70,7 +76,8 @@ class Endpoint:
         self.host = parts.hostname
         self.port = port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
-        self.url = f"{parts.scheme}://{parts.netloc}{self.prefix}"
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.url = f"{self.origin}{self.prefix}"
         """The URL as messages show it."""
 
 
@@ -131,6 +138,8 @@ class Connection:
         read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.endpoint = endpoint
+        self.proxy: Proxy | None = proxy_for(endpoint)
+        """The HTTP proxy on the way (from the environment), if any."""
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._headers = {"User-Agent": "clinvk", "Accept-Encoding": "identity"}
@@ -205,15 +214,27 @@ class Connection:
     # -- plumbing ------------------------------------------------------------------------------
 
     def _new(self) -> http.client.HTTPConnection:
-        e = self.endpoint
-        if e.scheme == "https":
-            import ssl
+        e, proxy = self.endpoint, self.proxy
+        host, port = (proxy.host, proxy.port) if proxy is not None else (e.host, e.port)
+        if e.scheme != "https":
+            return http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
+        import ssl
 
-            context = ssl.create_default_context()
-            return http.client.HTTPSConnection(
-                e.host, e.port, timeout=self.connect_timeout, context=context
-            )
-        return http.client.HTTPConnection(e.host, e.port, timeout=self.connect_timeout)
+        context = ssl.create_default_context()
+        conn = http.client.HTTPSConnection(
+            host, port, timeout=self.connect_timeout, context=context
+        )
+        if proxy is not None:  # TLS with the server itself, inside a CONNECT tunnel
+            conn.set_tunnel(e.host, e.port, headers=proxy.headers)
+        return conn
+
+    def _target(self, path: str) -> tuple[str, dict[str, str]]:
+        """The request target and the proxy's headers (absolute-form through an http proxy)."""
+        target = self.endpoint.prefix + path
+        proxy = self.proxy
+        if proxy is None or self.endpoint.scheme == "https":
+            return target, {}
+        return f"{self.endpoint.origin}{target}", proxy.headers
 
     def _send(
         self, method: str, path: str, body: Any, accept: str, timeout: float | None
@@ -224,10 +245,10 @@ class Connection:
         close``), so that a stream can always be shut down.
         """
         data = msgspec.json.encode(body) if body is not None else None
-        headers = {**self._headers, "Accept": accept}
+        target, proxy_headers = self._target(path)
+        headers = {**self._headers, **proxy_headers, "Accept": accept}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        target = self.endpoint.prefix + path
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = self._new()
@@ -263,10 +284,17 @@ class Connection:
             data,
             url=self.endpoint.url,
             retry_after=response.getheader("retry-after"),
+            proxy=self.proxy,
         )
 
     def _unreachable(self, exc: BaseException, *, reading: bool = False) -> ServerUnreachable:
         url = self.endpoint.url
+        tls = None if reading else _handshake_failure(exc, url)
+        if tls is not None:
+            return tls
+        proxy = self.proxy
+        if proxy is not None and not reading:
+            return _proxy_failure(exc, proxy, url, self.connect_timeout)
         if isinstance(exc, ConnectionRefusedError):
             return ServerUnreachable(
                 f"cannot connect to the clinvoker server at {url}: connection refused",
@@ -288,7 +316,54 @@ class Connection:
                 f"the clinvoker server at {url} closed the connection without answering",
                 hint="Check the server's log (is it a clinvoker server, over http or https?)",
             )
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         return ServerUnreachable(
-            f"cannot talk to the clinvoker server at {url}: {reason}", hint=_START_HINT
+            f"cannot talk to the clinvoker server at {url}: {_reason(exc)}", hint=_START_HINT
         )
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _handshake_failure(exc: BaseException, url: str) -> ServerUnreachable | None:
+    """The message for a failed TLS handshake (``None``: ``exc`` is not one)."""
+    import ssl  # already loaded by http.client
+
+    if not isinstance(exc, ssl.SSLError):
+        return None
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        why = str(exc.verify_message or exc.reason or "verification failed").rstrip(".")
+        return ServerUnreachable(
+            f"the certificate of the clinvoker server at {url} is not trusted: {why}",
+            hint="If the server's certificate comes from your own CA, point SSL_CERT_FILE at "
+            "that CA's certificate (PEM)",
+        )
+    why = str(exc.reason or exc).lower().replace("_", " ")
+    return ServerUnreachable(
+        f"the TLS handshake with the clinvoker server at {url} failed: {why}",
+        hint="Check that the server serves https:// at that address (or use http://)",
+    )
+
+
+def _proxy_failure(exc: BaseException, proxy: Proxy, url: str, timeout: float) -> ServerUnreachable:
+    """The message for a connection through ``proxy`` that failed before any answer."""
+    hint = f"Check {proxy.variable}, or add the server's host to NO_PROXY to go direct"
+    via = f"the proxy {proxy.url} (from {proxy.variable})"
+    if isinstance(exc, ConnectionRefusedError):
+        return ServerUnreachable(f"cannot connect to {via}: connection refused", hint=hint)
+    if isinstance(exc, socket.gaierror):
+        why = exc.strerror or exc
+        return ServerUnreachable(f"cannot find the host of {via}: {why}", hint=hint)
+    if isinstance(exc, TimeoutError):
+        return ServerUnreachable(
+            f"{via} or the clinvoker server at {url} did not answer within {timeout:g} s",
+            hint=hint,
+        )
+    reason = _reason(exc)
+    if reason.startswith("Tunnel connection failed: "):  # http.client: CONNECT not answered 200
+        answer = reason.removeprefix("Tunnel connection failed: ")
+        return ServerUnreachable(
+            f"{via} did not open a connection to the clinvoker server at {url}: {answer}",
+            hint=hint,
+        )
+    return ServerUnreachable(f"cannot talk to the clinvoker server at {url} via {via}: {reason}")
