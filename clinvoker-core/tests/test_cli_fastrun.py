@@ -310,4 +310,43 @@ def test_a_signal_stops_the_cli_and_exits_130(
     assert "Traceback" not in err
     assert not pid_alive(child)
     [session] = world.session_files()
-    assert session["status"] == "error"
+    assert session["status"] == "error", (err, session)
+
+
+def test_under_nohup_a_hangup_does_not_stop_the_run(world: World, tmp_path: Path) -> None:
+    pidfile, gate = tmp_path / "pid", tmp_path / "go"
+    env = {
+        **world.env,
+        "CLINVK_BACKENDS__FAKE__EXTRA_FLAGS": f"--pidfile,{pidfile},--wait-file,{gate}",
+    }
+    launcher = LAUNCHER.format(tests=str(TESTS))
+    proc = subprocess.Popen(
+        [
+            "sh",
+            "-c",
+            'trap "" HUP; exec "$0" "$@"',
+            sys.executable,
+            "-c",
+            launcher,
+            "-o",
+            "text",
+            "survive the hangup",
+        ],
+        env=env,
+        cwd=world.work,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while not pidfile.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the fake CLI never started"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGHUP)  # ignored, as nohup asks
+    gate.touch()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out == "echo: survive the hangup\n"

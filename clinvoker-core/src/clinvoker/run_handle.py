@@ -143,6 +143,17 @@ class RunHandle:
         elif not self._busy and not self._ended:
             await self._gen.aclose()
 
+    def abandon(self) -> None:
+        """Give up on a run that was never iterated, without an event loop.
+
+        Kills the CLI handed over already started (``spawned``) and records the run as
+        cancelled in the session, as :meth:`cancel` would.
+        """
+        self._cancel_requested = True
+        self._drop_spawned()
+        if self._gen is None:
+            self._end_unstarted()
+
     async def aclose(self) -> None:
         """Same as :meth:`cancel` when the run has not finished; harmless afterwards."""
         if not self._ended:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from clinvoker.config import Config
+    from clinvoker.run_handle import RunHandle
     from clinvoker.run_plan import RunOptions
     from clinvoker.sessions import Session, SessionStore
 
@@ -226,10 +227,11 @@ def _run(args: FastArgs) -> int | None:
         )
     plan = RunPlan(prompt, options, dry_run=False)
     resolved = plan.resolve()
+    signals = _HeldSignals()  # from the spawn until the run is set up, nothing can cut in
     spawned = spawn(resolved.command, executable=resolved.executable)
+    handle: RunHandle | None = None
     try:
-        session = plan.create_session(resolved)
-        handle = resolved.handle(session, spawned=spawned)
+        import clinvoker.run_handle  # noqa: F401  (imported before the session is created)
         from clinvoker.cli.aio import run_async
         from clinvoker.cli.render import make_renderer
         from clinvoker.cli.running import drive, result_exit_code
@@ -242,11 +244,69 @@ def _run(args: FastArgs) -> int | None:
             show_tokens=config.output.show_tokens,
             show_timing=config.output.show_timing,
         )
+        handle = resolved.handle(plan.create_session(resolved), spawned=spawned)
+        run = handle
+        signals.release()  # a signal that came meanwhile is raised here
+        result = run_async(lambda: drive(run, renderer, native=False))
     except BaseException:
-        spawned.abandon()
+        signals.restore()
+        if handle is None:
+            spawned.abandon()
+        elif not handle.done:
+            handle.abandon()  # never iterated: the session records the run as cancelled
         raise
-    result = run_async(lambda: drive(handle, renderer, native=False))
     return result_exit_code(result)
+
+
+class _HeldSignals:
+    """Holds SIGINT, SIGTERM and SIGHUP back while the run is being set up.
+
+    Between the spawn and the event loop a Ctrl-C would otherwise land in the middle of an
+    import or of the session's creation, and SIGTERM/SIGHUP would kill clinvk outright, leaving
+    the CLI to the watchdog and the session marked active. Held signals are noted; on
+    :meth:`release` the first one is raised (``KeyboardInterrupt`` for SIGINT, ``Cancelled``
+    for the others), and until the event loop installs its own handlers SIGTERM and SIGHUP
+    raise ``Cancelled`` like SIGINT raises ``KeyboardInterrupt``.
+    """
+
+    def __init__(self) -> None:
+        import signal
+
+        self._signal = signal
+        self._pending: list[int] = []
+        self._old = {
+            sig: signal.signal(sig, self._hold)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+            if signal.getsignal(sig) is not signal.SIG_IGN  # nohup: a hangup stays ignored
+        }
+
+    def _hold(self, signum: int, frame: object) -> None:
+        self._pending.append(signum)
+
+    @staticmethod
+    def _stop(signum: int, frame: object) -> None:
+        import signal
+
+        from clinvoker.errors import Cancelled
+
+        name = signal.Signals(signum).name
+        raise Cancelled(f"stopped by {name}; every backend process was stopped")
+
+    def release(self) -> None:
+        """Put the usual handlers back and act on a held signal."""
+        signal = self._signal
+        for sig in self._old:
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else self._stop)
+        if self._pending:
+            first = self._pending[0]
+            if first == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._stop(first, None)
+
+    def restore(self) -> None:
+        """The handlers from before (after a failure)."""
+        for sig, old in self._old.items():
+            self._signal.signal(sig, old)
 
 
 def _read_stdin() -> str:
