@@ -17,7 +17,7 @@ from pathlib import Path
 
 from benchmarks.background import fake_model_api
 from benchmarks.context import Context, test_support
-from benchmarks.harness import Row, Target, interleave, run_timed
+from benchmarks.harness import NO_TARGET, Row, Target, interleave, run_timed
 from benchmarks.startup import clinvk_script
 
 __all__ = ["run"]
@@ -93,9 +93,14 @@ def _bench_cli(ctx: Context, backend: str, port: str, bin_dir: Path) -> list[Row
             "ms",
             times[f"clinvk.{metric}"],
             times[f"direct.{metric}"],
-            TARGET,
+            target,
         )
-        for metric, label in (("wall", "wall time"), ("cpu", "CPU time"))
+        for metric, label, target in (
+            ("wall", "wall time", TARGET),
+            # CPU time shows the work clinvk adds; most of it runs on the other core while the
+            # CLI starts, so what the user waits for is the wall time.
+            ("cpu", "CPU time", NO_TARGET),
+        )
     ]
 
 

@@ -13,10 +13,8 @@ Version probes are cached per executable (real path + modification time) in memo
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -170,6 +168,8 @@ class VersionCache:
         try:
             target = self.path
             target.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # only when writing: listing and lookups do not need it
+
             fd, tmp = tempfile.mkstemp(prefix=".versions-", dir=target.parent)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(msgspec.json.encode(_CacheFile(versions=self._memory)))
@@ -266,6 +266,8 @@ async def check_backends(
         from clinvoker.plugins import get_host
 
         host = get_host()
+    import asyncio
+
     chosen = [host.backend(n) for n in names] if names is not None else list(host.backends.values())
     reports = await asyncio.gather(
         *(check_backend(b, config, probe=probe, cache=cache) for b in chosen)
@@ -281,4 +283,6 @@ def check_backends_sync(
     probe: bool = True,
 ) -> list[Availability]:
     """:func:`check_backends` for code without an event loop (``clinvk backends``)."""
+    import asyncio
+
     return asyncio.run(check_backends(host, config, names=names, probe=probe))

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping
 
 from clinvoker.errors import BackendCrashed, UsageError
@@ -54,6 +52,8 @@ class Invocation:
         paths: dict[str, str] = {}
         if not files:
             return paths
+        import tempfile  # most commands have no files: spare every spawn the import
+
         self.tmpdir = tempfile.mkdtemp(prefix="clinvk-")
         for name, content in files.items():
             if not name or "/" in name or name in (".", ".."):
@@ -68,6 +68,8 @@ class Invocation:
     def cleanup(self) -> None:
         """Remove the temporary files (idempotent)."""
         if self.tmpdir is not None:
+            import shutil
+
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
 

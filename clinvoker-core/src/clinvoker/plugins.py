@@ -82,6 +82,7 @@ class PluginHost:
         self.failures: list[PluginFailure] = []
         self.plugin_names: list[str] = []
         self._backends: dict[str, Backend] | None = None
+        self._namesakes: dict[str, Backend] = {}
         for name, plugin in plugins:
             self.register(plugin, name)
         if load_entry_points:
@@ -133,14 +134,19 @@ class PluginHost:
 
         found: dict[str, Backend] = {}
 
+        plugin_name = ""
+
         def register(backend: Backend) -> None:
             if not isinstance(backend, Backend):
                 raise TypeError(f"{backend!r} is not a clinvoker.backend.Backend")
             if backend.name in found:
                 raise ValueError(f"backend name {backend.name!r} is already registered")
+            if backend.name == plugin_name and backend.name in self._namesakes:
+                backend = self._namesakes[backend.name]  # already in use: keep that object
             found[backend.name] = backend
 
         for impl in self.pm.hook.clinvoker_register_backends.get_hookimpls():
+            plugin_name = impl.plugin_name
             before = set(found)
             try:
                 impl.function(register=register)
@@ -158,7 +164,16 @@ class PluginHost:
         return dict(sorted(found.items()))
 
     def backend(self, name: str) -> Backend:
-        """The backend called ``name``, or :class:`UnknownBackend` listing the installed ones."""
+        """The backend called ``name``, or :class:`UnknownBackend` listing the installed ones.
+
+        When the plugin whose entry point has that same name registers it (as the
+        clinvoker-backend-* packages do), only that plugin's backends are created: a run does
+        not import the backends it does not use. Anything else collects them all.
+        """
+        if self._backends is None:
+            namesake = self._namesake(name)
+            if namesake is not None:
+                return namesake
         try:
             return self.backends[name]
         except KeyError:
@@ -170,6 +185,34 @@ class PluginHost:
                 else None,
                 backend=name,
             ) from None
+
+    def _namesake(self, name: str) -> Backend | None:
+        """Backend ``name`` from the plugin of the same entry-point name alone, else ``None``."""
+        known = self._namesakes.get(name)
+        if known is not None:
+            return known
+        impls = [
+            impl
+            for impl in self.pm.hook.clinvoker_register_backends.get_hookimpls()
+            if impl.plugin_name == name
+        ]
+        if len(impls) != 1:
+            return None
+        from clinvoker.backend import Backend
+
+        made: list[Backend] = []
+        try:
+            impls[0].function(register=made.append)
+        except Exception:
+            return None  # collecting them all records the failure
+        chosen = [b for b in made if isinstance(b, Backend) and b.name == name]
+        if len(chosen) != 1 or len(made) != len({id(b) for b in made}):
+            return None
+        backend = chosen[0]
+        if not self.pm.is_registered(backend):
+            self.pm.register(backend, name=f"backend:{name}")
+        self._namesakes[name] = backend
+        return backend
 
     # -- typed facade over the per-backend hooks -----------------------------------------------
 

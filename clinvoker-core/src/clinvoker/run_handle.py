@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from clinvoker.config import Config
     from clinvoker.plugins import PluginHost
     from clinvoker.sessions import Session, SessionStore
+    from clinvoker.spawn import Spawned
 
 __all__ = ["CLEANUP_TIMEOUT_S", "RunHandle"]
 
@@ -71,6 +72,7 @@ class RunHandle:
         host: PluginHost,
         runner: Runner | None = None,
         dry_run: bool = False,
+        spawned: Spawned | None = None,
     ) -> None:
         self.request = request
         self.command = command
@@ -84,6 +86,7 @@ class RunHandle:
         self.dry_run = dry_run
         """Made by :func:`clinvoker.api.prepare`: inspect only, never run."""
         self.on_native_line: Callable[[bytes], None] | None = None
+        self._spawned = spawned
         self._gen: AsyncGenerator[Event, None] | None = None
         self._busy = False
         self._process: Process | None = None
@@ -134,10 +137,22 @@ class RunHandle:
         self._cancel_requested = True
         if self._process is not None:
             await self._process.close()
+        self._drop_spawned()
         if self._gen is None:
             self._end_unstarted()
         elif not self._busy and not self._ended:
             await self._gen.aclose()
+
+    def abandon(self) -> None:
+        """Give up on a run that was never iterated, without an event loop.
+
+        Kills the CLI handed over already started (``spawned``) and records the run as
+        cancelled in the session, as :meth:`cancel` would.
+        """
+        self._cancel_requested = True
+        self._drop_spawned()
+        if self._gen is None:
+            self._end_unstarted()
 
     async def aclose(self) -> None:
         """Same as :meth:`cancel` when the run has not finished; harmless afterwards."""
@@ -198,6 +213,7 @@ class RunHandle:
             await self._abort()
             raise
         finally:
+            self._drop_spawned()
             self._ended = True
             _end_span(span, self._result)
             if self._finished is not None:
@@ -208,8 +224,13 @@ class RunHandle:
     ) -> AsyncGenerator[Event, None]:
         """Spawn the CLI and yield the events of its stdout lines."""
         env = {k: v for k, v in trace_env.items() if k not in self.command.env}
+        spawned, self._spawned = self._spawned, None
         self._process = self.runner.process(
-            self.command, executable=self.executable, timeout_s=self.request.timeout_s, env=env
+            self.command,
+            executable=self.executable,
+            timeout_s=self.request.timeout_s,
+            env=env,
+            spawned=spawned,
         )
         await self._process.start()
         if self._cancel_requested:  # cancel() came while the process was being created
@@ -338,6 +359,12 @@ class RunHandle:
             if self.request.ephemeral and self._process is not None:
                 # Leave nothing behind even when cancelled (bounded by CLEANUP_TIMEOUT_S).
                 await settle(self._cleanup(cancelled), swallow=True)
+
+    def _drop_spawned(self) -> None:
+        """A CLI handed over already started that the run never adopted is killed here."""
+        if self._spawned is not None:
+            spawned, self._spawned = self._spawned, None
+            spawned.abandon()
 
     def _end_unstarted(self) -> None:
         if not self._ended:

@@ -27,16 +27,18 @@ from clinvoker.request import (
     RunRequest,
     SandboxMode,
 )
-from clinvoker.run_handle import RunHandle
 
 if TYPE_CHECKING:
     from clinvoker.backend import Backend
     from clinvoker.config import Config
     from clinvoker.plugins import PluginHost
+    from clinvoker.request import Command
+    from clinvoker.run_handle import RunHandle
     from clinvoker.runner import Runner
     from clinvoker.sessions import Session, SessionStore
+    from clinvoker.spawn import Spawned
 
-__all__ = ["RunOptions", "RunPlan"]
+__all__ = ["Resolved", "RunOptions", "RunPlan"]
 
 
 class RunOptions(TypedDict, total=False):
@@ -68,6 +70,52 @@ class RunOptions(TypedDict, total=False):
     store: SessionStore | None
     host: PluginHost | None
     runner: Runner | None
+
+
+class Resolved:
+    """A resolved run before its session exists: what :meth:`RunPlan.resolve` returns.
+
+    Nothing here imports asyncio, so ``clinvk`` can start the CLI (:func:`clinvoker.spawn.spawn`
+    on :attr:`command` with :attr:`executable`) before it loads the event loop, then make the
+    :class:`~clinvoker.run_handle.RunHandle` that adopts it with :meth:`handle`.
+    """
+
+    __slots__ = ("backend", "command", "executable", "plan", "request", "resumed")
+
+    def __init__(
+        self,
+        plan: RunPlan,
+        request: RunRequest,
+        command: Command,
+        backend: Backend,
+        executable: str | None,
+        resumed: Session | None,
+    ) -> None:
+        self.plan = plan
+        self.request = request
+        self.command = command
+        self.backend = backend
+        self.executable = executable
+        self.resumed = resumed
+
+    def handle(self, session: Session | None, *, spawned: Spawned | None = None) -> RunHandle:
+        """The handle of this run, recording into ``session``; ``spawned``: already started."""
+        from clinvoker.run_handle import RunHandle
+
+        plan = self.plan
+        return RunHandle(
+            request=self.request,
+            command=self.command,
+            backend=self.backend,
+            executable=self.executable,
+            session=session,
+            store=None if self.request.ephemeral else plan._store,
+            config=plan.config,
+            host=plan.host,
+            runner=plan.opts.get("runner"),
+            dry_run=plan.dry_run,
+            spawned=spawned,
+        )
 
 
 def _check_choice(what: str, value: str | None, allowed: Sequence[str]) -> None:
@@ -110,6 +158,12 @@ class RunPlan:
         return self._store
 
     def handle(self) -> RunHandle:
+        """Resolve everything, create the session (unless ephemeral or a dry run), make the handle."""
+        resolved = self.resolve()
+        return resolved.handle(self.create_session(resolved))
+
+    def resolve(self) -> Resolved:
+        """Resolve the backend, session to resume, request and command; create nothing."""
         opts = self.opts
         resumed = self._session_to_resume()
         name = resumed.backend if resumed is not None else self._backend_name()
@@ -132,28 +186,26 @@ class RunPlan:
             command = msgspec.structs.replace(command, argv=(executable, *command.argv[1:]))
         if command.cwd is None:
             command = msgspec.structs.replace(command, cwd=workdir)
-        session = resumed
-        if session is None and not request.ephemeral and not self.dry_run:
-            session = self.store.create(
-                backend=name,
-                workdir=workdir,
-                model=request.model,
-                initial_prompt=self.prompt,
-                tags=[*self.config.session.default_tags, *opts.get("tags", ())],
-                metadata=opts.get("metadata"),
-                owner=opts.get("owner"),
-            )
-        return RunHandle(
-            request=request,
-            command=command,
-            backend=backend,
-            executable=executable,
-            session=session,
-            store=None if request.ephemeral else self._store,
-            config=self.config,
-            host=self.host,
-            runner=opts.get("runner"),
-            dry_run=self.dry_run,
+        return Resolved(self, request, command, backend, executable, resumed)
+
+    def create_session(self, resolved: Resolved) -> Session | None:
+        """The session the run records into: the resumed one, else a new one (``None`` when
+        ephemeral or a dry run)."""
+        if resolved.resumed is not None:
+            return resolved.resumed
+        request = resolved.request
+        if request.ephemeral or self.dry_run:
+            return None
+        opts = self.opts
+        assert request.workdir is not None  # resolve() always sets it
+        return self.store.create(
+            backend=request.backend,
+            workdir=request.workdir,
+            model=request.model,
+            initial_prompt=self.prompt,
+            tags=[*self.config.session.default_tags, *opts.get("tags", ())],
+            metadata=opts.get("metadata"),
+            owner=opts.get("owner"),
         )
 
     def _backend_name(self) -> str:

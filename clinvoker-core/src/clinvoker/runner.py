@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any, TypeVar
@@ -40,11 +42,11 @@ from typing import Any, TypeVar
 import msgspec
 
 from clinvoker import watchdog
-from clinvoker.errors import BackendUnavailable, UsageError
 from clinvoker.invocation import Invocation
 from clinvoker.line_framer import LineFramer
 from clinvoker.process_group import signal_group, stop_group, stop_leftovers, wait_dead
 from clinvoker.request import Command
+from clinvoker.spawn import Spawned, spawn
 
 __all__ = [
     "DEFAULT_GRACE_S",
@@ -121,18 +123,23 @@ class Runner:
         executable: str | None = None,
         timeout_s: float | None = None,
         env: Mapping[str, str] | None = None,
+        spawned: Spawned | None = None,
     ) -> Process:
         """A process for ``command``, not started yet.
 
         :param executable: path that replaces ``argv[0]`` (the resolved CLI).
         :param timeout_s: stop the process group this many seconds after start.
         :param env: extra environment applied after ``command.env`` (e.g. ``TRACEPARENT``).
+        :param spawned: ``command`` already started by :func:`clinvoker.spawn.spawn`; the
+            process adopts it instead of starting another (``executable`` and ``env`` were
+            applied then). Its timeout counts from that spawn.
         """
         return Process(
             command,
             executable=executable,
             timeout_s=timeout_s,
             extra_env=env,
+            spawned=spawned,
             grace_s=self.grace_s,
             max_line_bytes=self.max_line_bytes,
             stderr_tail_bytes=self.stderr_tail_bytes,
@@ -171,6 +178,142 @@ class _Protocol(asyncio.SubprocessProtocol):
         self._owner._on_exit()
 
 
+class _PipeProtocol(asyncio.Protocol):
+    """Hands one pipe's data and end to the process's protocol, like asyncio's own transport."""
+
+    def __init__(self, protocol: asyncio.SubprocessProtocol, fd: int) -> None:
+        self._protocol = protocol
+        self._fd = fd
+
+    def data_received(self, data: bytes) -> None:
+        self._protocol.pipe_data_received(self._fd, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._protocol.pipe_connection_lost(self._fd, exc)
+
+
+class _PopenTransport(asyncio.SubprocessTransport):
+    """asyncio's subprocess transport over a process that is already running.
+
+    ``loop.subprocess_exec`` can only start a process itself; this one adopts a
+    :class:`subprocess.Popen` from :func:`clinvoker.spawn.spawn` (started before there was an
+    event loop, or just now). Its pipes become asyncio pipe transports; its exit is noticed
+    through a pidfd in the event loop (Linux), else by a thread waiting without reaping. Only
+    :meth:`subprocess.Popen.poll` reaps it, so the ``Popen`` always knows its exit status.
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes], protocol: asyncio.SubprocessProtocol):
+        super().__init__()
+        self._popen = popen
+        self._protocol = protocol
+        self._loop = asyncio.get_running_loop()
+        self._pipes: dict[int, asyncio.BaseTransport] = {}
+        self._pidfd: int | None = None
+        self._exit_reported = False
+        self._closed = False
+
+    async def connect(self) -> None:
+        """Tell the protocol, connect the pipes, then start watching for the exit."""
+        self._protocol.connection_made(self)
+        popen, loop = self._popen, self._loop
+        if popen.stdin is not None:
+            writer, _ = await loop.connect_write_pipe(
+                lambda: _PipeProtocol(self._protocol, 0), popen.stdin
+            )
+            self._pipes[0] = writer
+        for fd, pipe in ((1, popen.stdout), (2, popen.stderr)):
+            if pipe is not None:
+                reader, _ = await loop.connect_read_pipe(
+                    lambda fd=fd: _PipeProtocol(self._protocol, fd),  # type: ignore[misc]
+                    pipe,
+                )
+                self._pipes[fd] = reader
+        self._watch_exit()
+
+    def _watch_exit(self) -> None:
+        pidfd_open = getattr(os, "pidfd_open", None)
+        if pidfd_open is not None:
+            try:
+                self._pidfd = pidfd_open(self._popen.pid)
+            except OSError:
+                self._pidfd = None
+        if self._pidfd is not None:
+            self._loop.add_reader(self._pidfd, self._poll_exit)
+            return
+        threading.Thread(
+            target=_wait_then_call,
+            args=(self._popen.pid, self._loop, self._poll_exit),
+            name=f"clinvoker-wait-{self._popen.pid}",
+            daemon=True,
+        ).start()
+
+    def _poll_exit(self) -> None:
+        if self._exit_reported or self._popen.poll() is None:
+            return
+        self._exit_reported = True
+        self._unwatch()
+        self._protocol.process_exited()
+
+    def _unwatch(self) -> None:
+        if self._pidfd is not None:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    # -- asyncio.SubprocessTransport ---------------------------------------------------------
+
+    def get_pid(self) -> int:
+        return self._popen.pid
+
+    def get_returncode(self) -> int | None:
+        return self._popen.returncode
+
+    def get_pipe_transport(self, fd: int) -> asyncio.BaseTransport | None:
+        return self._pipes.get(fd)
+
+    def send_signal(self, signal: int) -> None:
+        self._popen.send_signal(signal)  # a no-op once reaped: never a reused pid
+
+    def terminate(self) -> None:
+        self._popen.terminate()
+
+    def kill(self) -> None:
+        self._popen.kill()
+
+    def is_closing(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the pipes and stop watching; a child still running is killed and reaped."""
+        if self._closed:
+            return
+        self._closed = True
+        for pipe in self._pipes.values():
+            pipe.close()
+        popen = self._popen
+        for fd, file in ((0, popen.stdin), (1, popen.stdout), (2, popen.stderr)):
+            if file is not None and fd not in self._pipes:
+                file.close()
+        self._unwatch()
+        if popen.poll() is None:
+            with contextlib.suppress(OSError):
+                popen.kill()
+            popen.wait()
+
+
+def _wait_then_call(pid: int, loop: asyncio.AbstractEventLoop, callback: Any) -> None:
+    """Thread body: wait until child ``pid`` exits (without reaping it), then call back."""
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            try:
+                os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+                break
+            except InterruptedError:
+                continue
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+        loop.call_soon_threadsafe(callback)
+
+
 class Process:
     """One child process: created, :meth:`start`-ed, read with :meth:`lines`, then :meth:`wait`-ed.
 
@@ -188,8 +331,10 @@ class Process:
         grace_s: float = DEFAULT_GRACE_S,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         stderr_tail_bytes: int = DEFAULT_STDERR_TAIL_BYTES,
+        spawned: Spawned | None = None,
     ) -> None:
         self.command = command
+        self._spawned = spawned
         self.executable = executable or command.argv[0]
         self.timeout_s = timeout_s
         self.grace_s = grace_s
@@ -222,22 +367,34 @@ class Process:
     async def start(self) -> None:
         """Spawn the process (in its own process group) and feed its stdin.
 
-        Cancellation while spawning never leaves a process behind: the spawn is allowed to
-        finish (interrupting it can hang asyncio), then the new process group is stopped.
+        A process handed over already started (``spawned``) is adopted instead. Cancellation
+        while the pipes are being connected never leaves a process behind: the connection is
+        allowed to finish, then the process group is stopped.
         """
         if self._started:
             raise RuntimeError("process already started")
         self._started = True
-        self._invocation = Invocation(self.command, self.executable, self._extra_env)
+        spawned = self._spawned
         try:
-            transport = await settle(self._spawn())
+            if spawned is None:
+                spawned = spawn(self.command, executable=self.executable, extra_env=self._extra_env)
+            self._invocation = spawned.invocation
+            self._started_at = spawned.started_at
+            transport = _PopenTransport(spawned.popen, _Protocol(self))
+            try:
+                await settle(transport.connect())
+            except asyncio.CancelledError:
+                self._spawn_done.set()
+                await settle(self.close(), swallow=True)
+                raise
+            except BaseException:
+                transport.close()  # kills and reaps it
+                raise
         except asyncio.CancelledError:
-            self._spawn_done.set()
-            await settle(self.close(), swallow=True)
             raise
         except BaseException:
-            if self.pid is not None:
-                watchdog.untrack(self.pid)  # asyncio has already killed and reaped it
+            if spawned is not None:
+                spawned.abandon()
             self._transport, self.pid = None, None
             self._cleanup_files()
             raise
@@ -250,34 +407,8 @@ class Process:
             pipe.close()  # closes once the data is flushed
         if self.timeout_s is not None:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(max(0.0, self.timeout_s), self._on_timeout)
-
-    async def _spawn(self) -> asyncio.SubprocessTransport:
-        assert self._invocation is not None
-        argv = self._invocation.argv
-        stdin = subprocess.PIPE if self.command.stdin is not None else subprocess.DEVNULL
-        try:
-            transport, _ = await asyncio.get_running_loop().subprocess_exec(
-                lambda: _Protocol(self),
-                *argv,
-                stdin=stdin,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=self.command.cwd,
-                env=self._invocation.env,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise BackendUnavailable(
-                f"cannot start {argv[0]!r}: {exc.strerror or exc}",
-                hint="check that the CLI is installed and executable",
-            ) from exc
-        except ValueError as exc:  # e.g. "embedded null byte" in an argument or env value
-            raise UsageError(
-                f"cannot start {argv[0]!r}: {exc}",
-                hint="a NUL character cannot be passed on a command line; remove it from the prompt or flags",
-            ) from exc
-        return transport
+            left = self.timeout_s - (time.monotonic() - self._started_at)
+            self._timer = loop.call_later(max(0.0, left), self._on_timeout)
 
     async def lines(self) -> AsyncIterator[bytes]:
         """Stdout lines without their trailing ``\\n``, as they arrive; ends at EOF or when stopped."""
@@ -317,6 +448,11 @@ class Process:
         Safe to call at any time and more than once; returns how the process ended (``None`` if
         it was never started).
         """
+        if not self._started and self._spawned is not None:
+            self._started = True  # handed over already running but never adopted: end it here
+            self._spawn_done.set()
+            self._spawned.abandon()
+            self.cancelled = True
         if self._started and not self._spawn_done.is_set():
             await self._spawn_done.wait()  # being spawned right now: stop it once it exists
         if self._transport is None:
@@ -353,10 +489,7 @@ class Process:
 
     def _on_spawned(self, transport: asyncio.SubprocessTransport) -> None:
         self._transport = transport
-        self._started_at = time.monotonic()
-        self.pid = transport.get_pid()
-        if self.pid is not None:
-            watchdog.track(self.pid)
+        self.pid = transport.get_pid()  # registered with the watchdog by spawn()
 
     def _on_stdout(self, data: bytes) -> None:
         self._framer.feed(data)

@@ -18,7 +18,6 @@ import builtins
 import errno
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -127,6 +126,8 @@ class FileSessionStore(SessionStore):
         data = msgspec.json.format(_encoder.encode(session), indent=2) + b"\n"
         tmp = None
         try:
+            import tempfile  # only when writing: listing and lookups do not need it
+
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.root)
             with open(fd, "wb") as fh:
                 fh.write(data)

@@ -20,7 +20,6 @@ nothing.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import select
 import subprocess
@@ -102,7 +101,13 @@ signal_all(signal.SIGKILL)
 _LINES_PER_WRITE = getattr(select, "PIPE_BUF", 512) // len(b"+%d\n" % -(2**63))
 """Registrations per write when (re)starting, so that each write fits in ``PIPE_BUF``."""
 
-_log = logging.getLogger(__name__)
+
+def _warn(message: str, *args: object) -> None:
+    import logging  # only when something goes wrong: importing it costs every run a few ms
+
+    logging.getLogger(__name__).warning(message, *args)
+
+
 _lock = threading.Lock()
 _fd: int | None = None  # write end of the pipe to the watchdog
 _starter: subprocess.Popen[bytes] | None = None  # forks the watchdog and exits; until reaped
@@ -162,7 +167,7 @@ def _start() -> None:
         except OSError as exc:  # tried again at the next spawn; said once
             if not _warned:
                 _warned = True
-                _log.warning("cannot start the watchdog that ends CLIs if clinvoker dies: %s", exc)
+                _warn("cannot start the watchdog that ends CLIs if clinvoker dies: %s", exc)
             os.close(write_end)
             return
     finally:
@@ -185,7 +190,7 @@ def _send(data: bytes) -> None:
     try:
         os.write(_fd, data)
     except BlockingIOError:  # a stalled watchdog with a full pipe; never block a spawn on it
-        _log.warning("the watchdog is not reading; process group update dropped")
+        _warn("the watchdog is not reading; process group update dropped")
     except OSError:  # BrokenPipeError (SIGPIPE is ignored): the watchdog died
         with contextlib.suppress(OSError):
             os.close(_fd)

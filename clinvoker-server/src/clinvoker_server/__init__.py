@@ -8,7 +8,7 @@ One Starlette application, built by :func:`clinvoker_server.app.create_app` from
 * ``/anthropic/v1/*`` — Anthropic-compatible messages, token counting and models;
 
 plus ``/health``, ``/metrics``, ``/openapi.json`` and ``/docs``. ``clinvk serve`` (added by
-:mod:`clinvoker_server.plugin`) runs it under Hypercorn.
+:mod:`clinvoker_server.command`) runs it under Hypercorn.
 
 This module stays light: the plugin entry point imports it for ``clinvk --help``.
 """

@@ -1,90 +1,25 @@
 """The ``clinvoker`` entry point of the server package: adds ``clinvk serve``.
 
-Kept light on purpose — ``clinvk --help`` imports it — so the server, Starlette, Hypercorn and
-OpenTelemetry are imported only inside the command's callback.
+Kept light on purpose: every ``clinvk`` process imports it when it loads its plugins (a plain
+``clinvk "prompt"`` too, to find session-store plugins), so not even click is imported here;
+the command lives in :mod:`clinvoker_server.command`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import click
 from clinvoker.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from clinvoker.config import Config
+    import click
 
-__all__ = ["clinvoker_register_commands", "serve_command"]
-
-
-@click.command("serve")
-@click.option(
-    "--host", default=None, help="Address to listen on (default: server.host, 127.0.0.1)."
-)
-@click.option(
-    "-p",
-    "--port",
-    type=int,
-    default=None,
-    help="Port (default: server.port, 8080; 0 = any free port).",
-)
-@click.option(
-    "--config",
-    "config_path",
-    default=None,
-    help="Config file (default: $CLINVK_CONFIG or <home>/config.yaml).",
-)
-@click.option("--api-keys-file", default=None, help="File with one API key per line.")
-@click.option("--metrics/--no-metrics", default=None, help="Expose Prometheus metrics at /metrics.")
-@click.option(
-    "--log-format", type=click.Choice(["json", "text"]), default=None, help="Access log format."
-)
-@click.option(
-    "--ready-file", default=None, hidden=True, help="Write the bound URL here once listening."
-)
-def serve_command(
-    host: str | None,
-    port: int | None,
-    config_path: str | None,
-    api_keys_file: str | None,
-    metrics: bool | None,
-    log_format: str | None,
-    ready_file: str | None,
-) -> None:
-    """Serve the native, OpenAI- and Anthropic-compatible HTTP APIs.
-
-    SIGHUP, or a change to the config file, reloads keys, policies, limits, CORS and backend
-    defaults without dropping runs in flight."""
-    from clinvoker.cli.options import global_flags
-    from clinvoker.config import load_config
-    from clinvoker.errors import ClinvokerError
-
-    from clinvoker_server.serve import config_file_of, run_server
-
-    overrides: dict[str, Any] = {
-        "server.host": host or None,
-        "server.port": port,
-        "server.api_keys_file": api_keys_file,
-        "server.metrics_enabled": metrics,
-        "server.log_format": log_format,
-    }
-    path = config_path or global_flags().config
-
-    def load() -> Config:
-        return load_config(path, overrides=overrides)
-
-    try:
-        config = load()
-        code = run_server(
-            config, ready_file=ready_file, loader=load, config_file=config_file_of(path)
-        )
-    except ClinvokerError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(exc.exit_code) from None
-    raise SystemExit(code)
+__all__ = ["clinvoker_register_commands"]
 
 
 @hookimpl
 def clinvoker_register_commands(cli: click.Group) -> None:
     """Add ``serve`` to ``clinvk``."""
+    from clinvoker_server.command import serve_command
+
     cli.add_command(serve_command)

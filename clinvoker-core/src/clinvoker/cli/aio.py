@@ -34,13 +34,15 @@ def run_async(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        for sig in _STOP_SIGNALS:
+        # A signal the user told the shell to ignore (``nohup`` ignores SIGHUP) stays ignored.
+        handled = [s for s in _STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN]
+        for sig in handled:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, _stop, task, sig, received)
         try:
             return await work()
         finally:
-            for sig in _STOP_SIGNALS:
+            for sig in handled:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(sig)
 

@@ -2,7 +2,8 @@
 
 Every command returns an ``int`` exit code or raises; :func:`report` turns whatever was raised
 into one line on stderr (``Error: ...``) and the documented exit code. Tracebacks are
-printed only with ``--debug``.
+printed only with ``--debug``. Click is imported only by :func:`report` and
+:func:`exit_code_for`, so the constants cost nothing to import.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import sys
 import traceback
-
-import click
 
 __all__ = [
     "BACKEND_FAILED",
@@ -58,6 +57,8 @@ def exit_codes_text() -> str:
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code for an exception that reached the top of ``clinvk``."""
+    import click
+
     from clinvoker.errors import ClinvokerError
 
     if isinstance(exc, ClinvokerError):
@@ -76,6 +77,8 @@ def exit_code_for(exc: BaseException) -> int:
 
 def report(exc: BaseException, *, debug: bool = False) -> int:
     """Print ``exc`` for a user (one line, or the click usage block) and return the exit code."""
+    import click
+
     from clinvoker.errors import ClinvokerError
 
     code = exit_code_for(exc)
@@ -104,6 +107,8 @@ def _one_line(text: str) -> str:
 
 
 def _stderr(line: str) -> None:
+    import click
+
     with contextlib.suppress(OSError):
         click.echo(line, err=True)
 

@@ -15,15 +15,13 @@ import click
 
 from clinvoker.cli.aio import run_async
 from clinvoker.cli.client import DryRun, PromptRequest, absolute_workdir
-from clinvoker.cli.exitcodes import BACKEND_FAILED, INTERRUPTED, NOT_INSTALLED, OK, TIMEOUT
+from clinvoker.cli.exitcodes import OK
 from clinvoker.cli.options import split_list
+from clinvoker.cli.running import drive, result_exit_code
 from clinvoker.cli.state import CliState, get_state
 from clinvoker.cli.tables import time_ago
 
 if TYPE_CHECKING:
-    from clinvoker.cli.client import Run
-    from clinvoker.cli.render import Renderer
-    from clinvoker.result import Result
     from clinvoker.sessions import Session
 
 __all__ = ["build_request", "execute", "read_prompt", "result_exit_code", "run_root"]
@@ -184,49 +182,12 @@ def execute(
         show_tokens=state.config.output.show_tokens,
         show_timing=state.config.output.show_timing,
     )
-    result = run_async(lambda: _drive(handle, renderer, native=native))
+    result = run_async(lambda: drive(handle, renderer, native=native))
     state.verbose(
         f"{result.backend} exited with {result.exit_code} after {result.duration_s:.2f}s"
         + (f"; clinvk session {result.clinvk_session_id}" if result.clinvk_session_id else "")
     )
     return result_exit_code(result)
-
-
-async def _drive(handle: Run, renderer: Renderer, *, native: bool) -> Result:
-    """Feed the run's events (and raw lines with ``--native``) to the renderer."""
-    from clinvoker.events import Done
-
-    if native:
-        handle.on_native_line = renderer.native_line
-    result: Result | None = None
-    async with handle:
-        async for event in handle:
-            renderer.event(event)
-            if isinstance(event, Done):
-                result = event.result
-    if result is None:  # the library always ends with Done; this is a safety net
-        result = await handle.result()
-    renderer.finish(result)
-    return result
-
-
-def result_exit_code(result: Result) -> int:
-    """The exit code of a finished prompt/resume run.
-
-    Timeout 124, interrupted 130, the backend's own non-zero code, 1 for a backend-reported error
-    with exit code 0, else 0.
-    """
-    if result.error_code == "timeout":
-        return TIMEOUT
-    if result.error_code == "cancelled":
-        return INTERRUPTED
-    if result.error_code == "backend_unavailable":
-        return NOT_INSTALLED
-    if result.exit_code != 0:
-        return result.exit_code if 0 < result.exit_code < 256 else BACKEND_FAILED
-    if result.error:
-        return BACKEND_FAILED
-    return OK
 
 
 def _print_dry_run(plan: DryRun, fmt: str) -> None:
