@@ -525,6 +525,8 @@ class Process:
             await self._stopper
         elif self.pid is not None:
             await stop_leftovers(self.pid, self.grace_s)
+        if self.pid is not None:
+            watchdog.untrack(self.pid)  # reaped and its group gone, even if nobody waits on it
         await self._drain_stdout()
 
     def _on_timeout(self) -> None:
