@@ -75,6 +75,21 @@ class World:
             timeout=60,
         )
 
+    def start(
+        self, *args: str, fake_flags: str, prefix: tuple[str, ...] = ()
+    ) -> subprocess.Popen[str]:
+        """``clinvk ARGS`` in the background (its own session), the fake CLI given ``fake_flags``."""
+        return subprocess.Popen(
+            [*prefix, sys.executable, "-c", LAUNCHER.format(tests=str(TESTS)), *args],
+            env={**self.env, "CLINVK_BACKENDS__FAKE__EXTRA_FLAGS": fake_flags},
+            cwd=self.work,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
     def calls(self) -> list[dict[str, Any]]:
         return read_log(self.log)
 
@@ -87,6 +102,15 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return World(tmp_path)
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
+    """Wait until the fake CLI has written ``path`` (clinvk must still be running)."""
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the fake CLI never started"
+        time.sleep(0.02)
 
 
 def fast(proc: subprocess.CompletedProcess[str]) -> bool:
@@ -286,22 +310,8 @@ def test_a_signal_stops_the_cli_and_exits_130(
     world: World, tmp_path: Path, sig: signal.Signals
 ) -> None:
     pidfile = tmp_path / "pid"
-    env = {**world.env, "CLINVK_BACKENDS__FAKE__EXTRA_FLAGS": f"--hang,--pidfile,{pidfile}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER.format(tests=str(TESTS)), "-o", "text", "will hang"],
-        env=env,
-        cwd=world.work,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while not pidfile.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the fake CLI never started"
-        time.sleep(0.02)
+    proc = world.start("-o", "text", "will hang", fake_flags=f"--hang,--pidfile,{pidfile}")
+    wait_for(pidfile, proc)
     child = int(pidfile.read_text())
     os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=30)
@@ -315,36 +325,14 @@ def test_a_signal_stops_the_cli_and_exits_130(
 
 def test_under_nohup_a_hangup_does_not_stop_the_run(world: World, tmp_path: Path) -> None:
     pidfile, gate = tmp_path / "pid", tmp_path / "go"
-    env = {
-        **world.env,
-        "CLINVK_BACKENDS__FAKE__EXTRA_FLAGS": f"--pidfile,{pidfile},--wait-file,{gate}",
-    }
-    launcher = LAUNCHER.format(tests=str(TESTS))
-    proc = subprocess.Popen(
-        [
-            "sh",
-            "-c",
-            'trap "" HUP; exec "$0" "$@"',
-            sys.executable,
-            "-c",
-            launcher,
-            "-o",
-            "text",
-            "survive the hangup",
-        ],
-        env=env,
-        cwd=world.work,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    proc = world.start(
+        "-o",
+        "text",
+        "survive the hangup",
+        fake_flags=f"--pidfile,{pidfile},--wait-file,{gate}",
+        prefix=("sh", "-c", 'trap "" HUP; exec "$0" "$@"'),
     )
-    deadline = time.monotonic() + 30
-    while not pidfile.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the fake CLI never started"
-        time.sleep(0.02)
+    wait_for(pidfile, proc)
     os.killpg(proc.pid, signal.SIGHUP)  # ignored, as nohup asks
     gate.touch()
     out, err = proc.communicate(timeout=30)
