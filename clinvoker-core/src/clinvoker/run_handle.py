@@ -12,7 +12,6 @@ and marks the session ``error`` / ``cancelled``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -25,12 +24,14 @@ from clinvoker.errors import BackendUnavailable, Cancelled, ClinvokerError, Usag
 from clinvoker.events import Done, Error, Event, SessionStarted, TextDelta, UsageReport
 from clinvoker.request import Command, ParseState, RunOutput, RunRequest
 from clinvoker.result import Result
-from clinvoker.runner import Process, ProcessExit, Runner, settle
 
 if TYPE_CHECKING:
+    import asyncio
+
     from clinvoker.backend import Backend
     from clinvoker.config import Config
     from clinvoker.plugins import PluginHost
+    from clinvoker.runner import Process, ProcessExit, Runner
     from clinvoker.sessions import Session, SessionStore
     from clinvoker.spawn import Spawned
 
@@ -82,7 +83,7 @@ class RunHandle:
         self.store = store
         self.config = config
         self.host = host
-        self.runner = runner or Runner()
+        self._runner = runner
         self.dry_run = dry_run
         """Made by :func:`clinvoker.api.prepare`: inspect only, never run."""
         self.on_native_line: Callable[[bytes], None] | None = None
@@ -98,6 +99,23 @@ class RunHandle:
         self._ended = False
         self._finished: asyncio.Event | None = None
 
+    @property
+    def runner(self) -> Runner:
+        """The :class:`~clinvoker.runner.Runner` that starts the CLI (made on first use, so a
+        handle can be made before asyncio is imported)."""
+        if self._runner is None:
+            from clinvoker.runner import Runner
+
+            self._runner = Runner()
+        return self._runner
+
+    def adopt(self, spawned: Spawned) -> None:
+        """Run with ``spawned``, this handle's command already started by
+        :func:`clinvoker.spawn.spawn` (with :attr:`executable` and no extra environment)."""
+        if self._gen is not None or self._spawned is not None:
+            raise RuntimeError("adopt() a started CLI before the run begins, once")
+        self._spawned = spawned
+
     # -- consuming -----------------------------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[Event]:
@@ -107,6 +125,8 @@ class RunHandle:
         if self.dry_run:
             raise UsageError("this handle comes from prepare() (a dry run); use start() to run it")
         if self._gen is None:
+            import asyncio
+
             self._gen = self._run()
             self._finished = asyncio.Event()
         self._busy = True
@@ -351,6 +371,8 @@ class RunHandle:
 
     async def _abort(self) -> None:
         """The consumer went away or the task was cancelled: stop everything, keep the record."""
+        from clinvoker.runner import settle
+
         if self._process is not None:
             await settle(self._process.close(), swallow=True)
         if self._result is None:
@@ -408,6 +430,10 @@ class RunHandle:
             return
         if not commands:
             return
+        import asyncio
+
+        from clinvoker.runner import Runner
+
         runner = Runner(grace_s=0.5)
 
         async def run_all() -> None:

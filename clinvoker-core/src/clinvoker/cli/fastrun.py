@@ -3,10 +3,10 @@
 A plain prompt is what ``clinvk`` runs most, and every millisecond before the backend CLI is
 spawned is a millisecond added to the user's wait. So for the common shapes of it this module
 parses the command line itself, resolves the run (config, backend, session to continue, the
-CLI's argv) with nothing but the modules that needs, spawns the CLI, and only then imports
-asyncio, the renderer and the rest, and creates the session, while the CLI boots on another
-core. At the end it flushes its output and leaves with :func:`os._exit`, skipping the
-interpreter's tear-down.
+CLI's argv) and creates its session with nothing but the modules that needs, spawns the CLI,
+and only then imports asyncio and the renderer, while the CLI boots on another core. (The
+session comes first so that a run that cannot be recorded never reaches the model.) At the end
+it flushes its output and leaves with :func:`os._exit`, skipping the interpreter's tear-down.
 
 Everything it does is what the click command does (:func:`clinvoker.cli.prompt.run_root`):
 the same flags, precedence, auto-resume rule, notes, output and exit codes. Anything it does
@@ -17,6 +17,7 @@ that could be a command name, an error click would word itself) makes :func:`par
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -187,6 +188,7 @@ _TRUE = ("1", "true", "yes")
 
 def _run(args: FastArgs) -> int | None:
     from clinvoker.config import load_config
+    from clinvoker.errors import ClinvokerError
     from clinvoker.plugins import get_host
     from clinvoker.run_plan import RunPlan
     from clinvoker.spawn import spawn
@@ -227,11 +229,15 @@ def _run(args: FastArgs) -> int | None:
         )
     plan = RunPlan(prompt, options, dry_run=False)
     resolved = plan.resolve()
-    signals = _HeldSignals()  # from the spawn until the run is set up, nothing can cut in
-    spawned = spawn(resolved.command, executable=resolved.executable)
+    signals = _HeldSignals()  # from the session's creation until the run is set up
     handle: RunHandle | None = None
     try:
-        import clinvoker.run_handle  # noqa: F401  (imported before the session is created)
+        # The session first: a run that cannot be recorded (full or read-only disk) must never
+        # reach the model.
+        handle = resolved.handle(plan.create_session(resolved))
+        # If it cannot start, the run tries again and reports it exactly as the click path does.
+        with contextlib.suppress(ClinvokerError):
+            handle.adopt(spawn(resolved.command, executable=resolved.executable))
         from clinvoker.cli.aio import run_async
         from clinvoker.cli.render import make_renderer
         from clinvoker.cli.running import drive, result_exit_code
@@ -244,16 +250,13 @@ def _run(args: FastArgs) -> int | None:
             show_tokens=config.output.show_tokens,
             show_timing=config.output.show_timing,
         )
-        handle = resolved.handle(plan.create_session(resolved), spawned=spawned)
         run = handle
         signals.release()  # a signal that came meanwhile is raised here
         result = run_async(lambda: drive(run, renderer, native=False))
     except BaseException:
         signals.restore()
-        if handle is None:
-            spawned.abandon()
-        elif not handle.done:
-            handle.abandon()  # never iterated: the session records the run as cancelled
+        if handle is not None and not handle.done:
+            handle.abandon()  # stops a CLI it holds; the session records the run as cancelled
         raise
     return result_exit_code(result)
 
@@ -261,8 +264,8 @@ def _run(args: FastArgs) -> int | None:
 class _HeldSignals:
     """Holds SIGINT, SIGTERM and SIGHUP back while the run is being set up.
 
-    Between the spawn and the event loop a Ctrl-C would otherwise land in the middle of an
-    import or of the session's creation, and SIGTERM/SIGHUP would kill clinvk outright, leaving
+    Between the session's creation and the event loop a Ctrl-C would otherwise land in the
+    middle of the spawn or an import, and SIGTERM/SIGHUP would kill clinvk outright, leaving
     the CLI to the watchdog and the session marked active. Held signals are noted; on
     :meth:`release` the first one is raised (``KeyboardInterrupt`` for SIGINT, ``Cancelled``
     for the others), and until the event loop installs its own handlers SIGTERM and SIGHUP
