@@ -240,10 +240,10 @@ def _run(args: FastArgs) -> int | None:
             handle.adopt(spawn(resolved.command, executable=resolved.executable))
         from clinvoker.cli.aio import run_async
         from clinvoker.cli.render import make_renderer
-        from clinvoker.cli.running import drive, result_exit_code
+        from clinvoker.cli.running import drive, pick_output_format, result_exit_code
 
         renderer = make_renderer(
-            _output_format(args, config),
+            pick_output_format(args.output_format, config.output.format),
             out=sys.stdout,
             err=sys.stderr,
             backend=resolved.backend.name,
@@ -332,14 +332,6 @@ def _continuation(args: FastArgs, config: Config, store: SessionStore) -> Sessio
     if not config.session.auto_resume:
         return None
     return store.latest_resumable(backend=args.backend or config.default_backend, workdir=workdir)
-
-
-def _output_format(args: FastArgs, config: Config) -> str:
-    flag = args.output_format or "default"
-    if flag != "default":
-        return flag
-    configured = (config.output.format or "default").lower()
-    return configured if configured != "default" else "json"
 
 
 def _note(message: str) -> None:

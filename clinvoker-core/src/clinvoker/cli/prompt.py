@@ -17,7 +17,7 @@ from clinvoker.cli.aio import run_async
 from clinvoker.cli.client import DryRun, PromptRequest, absolute_workdir
 from clinvoker.cli.exitcodes import OK
 from clinvoker.cli.options import split_list
-from clinvoker.cli.running import drive, result_exit_code
+from clinvoker.cli.running import drive, pick_output_format, result_exit_code
 from clinvoker.cli.state import CliState, get_state
 from clinvoker.cli.tables import time_ago
 
@@ -138,11 +138,7 @@ def _server_continuation(
 
 def output_format(state: CliState) -> str:
     """``-o`` if given (and not ``default``), else config ``output.format``, else ``json``."""
-    flag = (state.flags.output_format or "default").lower()
-    if flag != "default":
-        return flag
-    configured = (state.config.output.format or "default").lower()
-    return configured if configured != "default" else "json"
+    return pick_output_format(state.flags.output_format, state.config.output.format)
 
 
 def execute(

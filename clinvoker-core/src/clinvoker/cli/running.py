@@ -15,7 +15,16 @@ if TYPE_CHECKING:
     from clinvoker.cli.render import Renderer
     from clinvoker.result import Result
 
-__all__ = ["drive", "result_exit_code"]
+__all__ = ["drive", "pick_output_format", "result_exit_code"]
+
+
+def pick_output_format(flag: str | None, configured: str | None) -> str:
+    """``-o`` if given (and not ``default``), else config ``output.format``, else ``json``."""
+    chosen = (flag or "default").lower()
+    if chosen != "default":
+        return chosen
+    chosen = (configured or "default").lower()
+    return chosen if chosen != "default" else "json"
 
 
 async def drive(handle: Run, renderer: Renderer, *, native: bool) -> Result:
