@@ -131,3 +131,18 @@ def test_kill_9_of_the_server_leaves_no_cli_running(world: World) -> None:
             with contextlib.suppress(httpx.HTTPError):
                 answer = future.result(timeout=30)
                 assert answer.error or not answer.complete, answer
+
+
+def test_sigterm_sent_again_and_again_still_ends_in_exit_0(world: World) -> None:
+    """An impatient supervisor repeats SIGTERM; one landing while the server is already
+    tearing down (after the drain) must not turn its clean exit into death by signal."""
+    with ServerProcess(world, config=server_config(shutdown_grace_secs=5)) as server:
+        proc = server.proc
+        assert proc is not None
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            time.sleep(0.003)  # a steady stream of signals, not a synchronisation
+        rc = proc.wait(5)
+    assert rc == 0, server.output()[-2000:]

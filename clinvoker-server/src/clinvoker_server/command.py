@@ -5,7 +5,8 @@ The server, Starlette, Hypercorn and OpenTelemetry are imported only inside the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -79,4 +80,29 @@ def serve_command(
     except ClinvokerError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
-    raise SystemExit(code)
+    _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit once the server has drained, without the interpreter's tear-down.
+
+    Python puts the default signal actions back while it finalizes, so a SIGTERM repeated by
+    an impatient supervisor at that moment would turn a clean exit 0 into death by signal.
+    What the tear-down would have flushed is flushed first: finished spans (a tracer provider
+    an exporter was configured on, e.g. by ``opentelemetry-instrument``) and the logs.
+    """
+    import logging
+    import os
+    import sys
+
+    from opentelemetry import trace
+
+    provider_shutdown = getattr(trace.get_tracer_provider(), "shutdown", None)
+    if callable(provider_shutdown):
+        with contextlib.suppress(Exception):
+            provider_shutdown()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

@@ -108,10 +108,12 @@ async def serve(
     _close_idle_connections_on_hangup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    stop_signals: list[signal.Signals] = []
     if shutdown_trigger is None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
+                stop_signals.append(signum)
         shutdown_trigger = stop.wait
     reloader = getattr(getattr(app.state, "server", None), "reloader", None)
     if reloader is not None and hasattr(signal, "SIGHUP"):
@@ -120,6 +122,20 @@ async def serve(
     if on_ready is not None:
         on_ready(url)
     await hypercorn_serve(app, hc, shutdown_trigger=shutdown_trigger, mode="asgi")  # type: ignore[arg-type]
+    # Drained: a SIGTERM or Ctrl-C repeated while the process tears down only hurries the
+    # exit; without this, the default action would turn a clean exit 0 into death by signal.
+    for signum in stop_signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, _exit_drained)
+
+
+def _exit_drained(signum: int, frame: object) -> None:
+    """A stop signal after the server has drained: leave now, successfully."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
 
 
 def _close_idle_connections_on_hangup() -> None:
