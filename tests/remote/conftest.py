@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.clis import start_with_ready_file
 
 ROOT = Path(__file__).resolve().parents[2]
 STUB_SERVE = ROOT / "clinvoker-server" / "tests" / "server_stub_serve.py"
@@ -73,24 +74,8 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
         ready = tmp_path / f"ready-{len(started)}"
         env = {**env, "CLINVK_API_KEYS": KEY}
         env.pop("CLINVK_SERVER", None)
-        proc = subprocess.Popen(
-            [*argv, str(ready)],
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while not (ready.exists() and ready.read_text().strip()):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"the server did not start: {proc.communicate()[1]}")
-            time.sleep(0.05)
-        server = ServerProcess(
-            proc, ready.read_text().strip(), KEY, Path(env.get("STUB_PID_DIR", tmp_path / "none"))
-        )
+        proc, url = start_with_ready_file(argv, ready, env=env, cwd=cwd)
+        server = ServerProcess(proc, url, KEY, Path(env.get("STUB_PID_DIR", tmp_path / "none")))
         started.append(server)
         return server
 

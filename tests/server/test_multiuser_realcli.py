@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from support.clis import TEST_MODELS, CliEnvFactory, clinvk_executable
+from support.clis import TEST_MODELS, CliEnvFactory, clinvk_executable, start_with_ready_file
 
 pytestmark = [pytest.mark.realcli]
 
@@ -68,23 +66,13 @@ def shared_server(cli_env: CliEnvFactory, tmp_path: Path) -> Iterator[Served]:
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(config))
     env["CLINVK_CONFIG"] = str(config_file)
-    ready = tmp_path / "ready"
-    proc = subprocess.Popen(
-        [str(clinvk_executable()), "serve", "--port", "0", "--ready-file", str(ready)],
+    proc, url = start_with_ready_file(
+        [str(clinvk_executable()), "serve", "--port", "0", "--ready-file"],
+        tmp_path / "ready",
         env=env,
         cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
-    deadline = time.monotonic() + 30
-    while not (ready.exists() and ready.read_text().strip()):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"clinvk serve did not start: {proc.communicate()[1]}")
-        time.sleep(0.05)
-    yield Served(ready.read_text().strip(), audit)
+    yield Served(url, audit)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

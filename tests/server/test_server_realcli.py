@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import anthropic
 import httpx
 import openai
 import pytest
-from support.clis import TEST_MODELS, CliEnvFactory, clinvk_executable
+from support.clis import TEST_MODELS, CliEnvFactory, clinvk_executable, start_with_ready_file
 
 pytestmark = [pytest.mark.realcli, pytest.mark.sdk]
 
@@ -40,23 +39,13 @@ def clinvk_server(cli_env: CliEnvFactory, tmp_path: Path) -> Iterator[Server]:
     workdir = cli_env("all").workdir
     for name, model in TEST_MODELS.items():
         env[f"CLINVK_{name.upper()}_MODEL"] = model
-    ready = tmp_path / "ready"
-    proc = subprocess.Popen(
-        [str(clinvk_executable()), "serve", "--port", "0", "--ready-file", str(ready)],
+    proc, url = start_with_ready_file(
+        [str(clinvk_executable()), "serve", "--port", "0", "--ready-file"],
+        tmp_path / "ready",
         env=env,
         cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
-    deadline = time.monotonic() + 30
-    while not (ready.exists() and ready.read_text().strip()):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"clinvk serve did not start: {proc.communicate()[1]}")
-        time.sleep(0.05)
-    yield Server(proc, ready.read_text().strip())
+    yield Server(proc, url)
     proc.send_signal(signal.SIGTERM)
     try:
         proc.communicate(timeout=30)

@@ -256,6 +256,36 @@ def clinvk_executable() -> Path:
     return exe
 
 
+def start_with_ready_file(
+    argv: list[str], ready: Path, *, env: dict[str, str], cwd: Path
+) -> tuple[subprocess.Popen[str], str]:
+    """Start ``argv + [ready]`` (a server whose last option takes the ready file) and wait,
+    up to 30 s, until it writes its URL there; returns the process and the URL.
+
+    The server's stderr is kept (a pipe) to explain a failed start; stdout is discarded.
+    """
+    import time
+
+    import pytest
+
+    proc = subprocess.Popen(
+        [*argv, str(ready)],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (ready.exists() and ready.read_text().strip()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{' '.join(argv[:2])} did not start: {proc.communicate()[1]}")
+        time.sleep(0.05)
+    return proc, ready.read_text().strip()
+
+
 def run_clinvk(
     args: list[str],
     env: dict[str, str],
