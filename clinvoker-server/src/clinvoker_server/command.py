@@ -5,8 +5,7 @@ The server, Starlette, Hypercorn and OpenTelemetry are imported only inside the 
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -58,7 +57,7 @@ def serve_command(
     from clinvoker.config import load_config
     from clinvoker.errors import ClinvokerError
 
-    from clinvoker_server.serve import config_file_of, run_server
+    from clinvoker_server.serve import config_file_of, leave, run_server
 
     overrides: dict[str, Any] = {
         "server.host": host or None,
@@ -80,29 +79,4 @@ def serve_command(
     except ClinvokerError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
-    _leave(code)
-
-
-def _leave(code: int) -> NoReturn:
-    """Exit once the server has drained, without the interpreter's tear-down.
-
-    Python puts the default signal actions back while it finalizes, so a SIGTERM repeated by
-    an impatient supervisor at that moment would turn a clean exit 0 into death by signal.
-    What the tear-down would have flushed is flushed first: finished spans (a tracer provider
-    an exporter was configured on, e.g. by ``opentelemetry-instrument``) and the logs.
-    """
-    import logging
-    import os
-    import sys
-
-    from opentelemetry import trace
-
-    provider_shutdown = getattr(trace.get_tracer_provider(), "shutdown", None)
-    if callable(provider_shutdown):
-        with contextlib.suppress(Exception):
-            provider_shutdown()
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)
+    leave(code)

@@ -19,7 +19,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from clinvoker.config import Config
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from clinvoker.sessions import SessionStore
     from starlette.applications import Starlette
 
-__all__ = ["bind_socket", "config_file_of", "run_server", "serve"]
+__all__ = ["bind_socket", "config_file_of", "leave", "run_server", "serve"]
 
 log = logging.getLogger("clinvoker_server")
 
@@ -132,10 +132,28 @@ async def serve(
 
 def _exit_drained(signum: int, frame: object) -> None:
     """A stop signal after the server has drained: leave now, successfully."""
+    leave(0)
+
+
+def leave(code: int) -> NoReturn:
+    """Exit once the server has drained, without the interpreter's tear-down.
+
+    Python puts the default signal actions back while it finalizes, so a SIGTERM repeated by
+    an impatient supervisor at that moment would turn a clean exit 0 into death by signal.
+    What the tear-down would have flushed is flushed first: finished spans (a tracer provider
+    an exporter was configured on, e.g. by ``opentelemetry-instrument``) and the logs.
+    """
+    from opentelemetry import trace
+
+    provider_shutdown = getattr(trace.get_tracer_provider(), "shutdown", None)
+    if callable(provider_shutdown):
+        with contextlib.suppress(Exception):
+            provider_shutdown()
+    logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 def _close_idle_connections_on_hangup() -> None:
