@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from clinvoker.errors import Cancelled
 
-__all__ = ["run_async"]
+__all__ = ["run_async", "stopped_by"]
 
 T = TypeVar("T")
 
@@ -50,9 +50,14 @@ def run_async(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(main())
     except asyncio.CancelledError:
         if received:
-            name = signal.Signals(received[0]).name
-            raise Cancelled(f"stopped by {name}; every backend process was stopped") from None
+            raise stopped_by(received[0]) from None
         raise
+
+
+def stopped_by(sig: int) -> Cancelled:
+    """The error ``clinvk`` ends with when SIGTERM or SIGHUP stopped its run (exit 130)."""
+    name = signal.Signals(sig).name
+    return Cancelled(f"stopped by {name}; every backend process was stopped")
 
 
 def _stop(task: asyncio.Task[Any], sig: int, received: list[int]) -> None:

@@ -288,12 +288,9 @@ class _HeldSignals:
 
     @staticmethod
     def _stop(signum: int, frame: object) -> None:
-        import signal
+        from clinvoker.cli.aio import stopped_by  # (imports asyncio: only on the way out)
 
-        from clinvoker.errors import Cancelled
-
-        name = signal.Signals(signum).name
-        raise Cancelled(f"stopped by {name}; every backend process was stopped")
+        raise stopped_by(signum)
 
     def release(self) -> None:
         """Put the usual handlers back and act on a held signal."""
