@@ -111,7 +111,8 @@ def test_a_run_cancelled_before_it_was_iterated_stops_the_started_cli(
     plan = RunPlan("hello there", world.kwargs(extra_flags=["--hang"]), dry_run=False)  # type: ignore[arg-type]
     resolved = plan.resolve()
     spawned = spawn(resolved.command, executable=resolved.executable)
-    handle = resolved.handle(plan.create_session(resolved), spawned=spawned)
+    handle = resolved.handle(plan.create_session(resolved))
+    handle.adopt(spawned)
 
     asyncio.run(handle.cancel())
     assert spawned.popen.returncode is not None

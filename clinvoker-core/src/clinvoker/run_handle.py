@@ -73,7 +73,6 @@ class RunHandle:
         host: PluginHost,
         runner: Runner | None = None,
         dry_run: bool = False,
-        spawned: Spawned | None = None,
     ) -> None:
         self.request = request
         self.command = command
@@ -87,7 +86,7 @@ class RunHandle:
         self.dry_run = dry_run
         """Made by :func:`clinvoker.api.prepare`: inspect only, never run."""
         self.on_native_line: Callable[[bytes], None] | None = None
-        self._spawned = spawned
+        self._spawned: Spawned | None = None
         self._gen: AsyncGenerator[Event, None] | None = None
         self._busy = False
         self._process: Process | None = None

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from clinvoker.run_handle import RunHandle
     from clinvoker.runner import Runner
     from clinvoker.sessions import Session, SessionStore
-    from clinvoker.spawn import Spawned
 
 __all__ = ["Resolved", "RunOptions", "RunPlan"]
 
@@ -75,9 +74,10 @@ class RunOptions(TypedDict, total=False):
 class Resolved:
     """A resolved run before its session exists: what :meth:`RunPlan.resolve` returns.
 
-    Nothing here imports asyncio, so ``clinvk`` can start the CLI (:func:`clinvoker.spawn.spawn`
-    on :attr:`command` with :attr:`executable`) before it loads the event loop, then make the
-    :class:`~clinvoker.run_handle.RunHandle` that adopts it with :meth:`handle`.
+    Nothing here imports asyncio: ``clinvk`` makes the
+    :class:`~clinvoker.run_handle.RunHandle` with :meth:`handle`, starts the CLI
+    (:func:`clinvoker.spawn.spawn` on :attr:`command` with :attr:`executable`) and hands it over
+    with ``RunHandle.adopt`` before it loads the event loop.
     """
 
     __slots__ = ("backend", "command", "executable", "plan", "request", "resumed")
@@ -98,8 +98,12 @@ class Resolved:
         self.executable = executable
         self.resumed = resumed
 
-    def handle(self, session: Session | None, *, spawned: Spawned | None = None) -> RunHandle:
-        """The handle of this run, recording into ``session``; ``spawned``: already started."""
+    def handle(self, session: Session | None) -> RunHandle:
+        """The handle of this run, recording into ``session``.
+
+        A CLI started early (:func:`clinvoker.spawn.spawn` on :attr:`command`) is handed over
+        with :meth:`RunHandle.adopt <clinvoker.run_handle.RunHandle.adopt>`.
+        """
         from clinvoker.run_handle import RunHandle
 
         plan = self.plan
@@ -114,7 +118,6 @@ class Resolved:
             host=plan.host,
             runner=plan.opts.get("runner"),
             dry_run=plan.dry_run,
-            spawned=spawned,
         )
 
 

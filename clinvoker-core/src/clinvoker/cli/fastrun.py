@@ -198,8 +198,8 @@ def _run(args: FastArgs) -> int | None:
         return None
     prompt = args.prompt if args.prompt is not None else _read_stdin()
     host = get_host()
-    # Only a run that may continue a session needs the store before the CLI starts; otherwise
-    # RunPlan opens it when it creates the session, after the spawn.
+    # Only a run that may continue a session needs the store to pick it; otherwise RunPlan
+    # opens it when it creates the session (and an ephemeral run never does).
     store: SessionStore | None = None
     if not (args.new or args.ephemeral):
         from clinvoker.sessions import open_store
