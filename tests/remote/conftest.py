@@ -19,9 +19,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support.clis import start_with_ready_file
+from support.clis import clinvk_executable, start_with_ready_file
 
 ROOT = Path(__file__).resolve().parents[2]
 STUB_SERVE = ROOT / "clinvoker-server" / "tests" / "server_stub_serve.py"
@@ -130,3 +131,31 @@ def remote_env(tmp_path: Path) -> Callable[..., dict[str, str]]:
         return env
 
     return make
+
+
+def start_clinvk(
+    args: list[str], env: dict[str, str], cwd: Path, *, text: bool = False
+) -> subprocess.Popen[Any]:
+    """``clinvk ARGS`` in the background, its output piped (to read as it comes)."""
+    return subprocess.Popen(
+        [str(clinvk_executable()), *args],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=text,
+    )
+
+
+def assert_streams(env: dict[str, str], cwd: Path) -> None:
+    """``-o text`` shows the slow stub's words as they come, not all at the end."""
+    proc = start_clinvk(["-o", "text", "-m", "slow", "x"], env, cwd)
+    assert proc.stdout is not None
+    first = os.read(proc.stdout.fileno(), 100)  # the stub writes 20 words, 0.1 s apart
+    first_at = time.monotonic()
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - first_at > 1.0
+    assert first.startswith(b"w0 ")
+    assert (first + rest).decode() == "".join(f"w{i} " for i in range(20)) + "\n"

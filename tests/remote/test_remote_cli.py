@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.clis import ClinvkRunner, clinvk_executable
+from support.clis import ClinvkRunner
 
-from remote.conftest import ServerProcess, alive, wait_until
+from remote.conftest import ServerProcess, alive, assert_streams, start_clinvk, wait_until
 
 EnvFactory = Callable[..., dict[str, str]]
 
@@ -147,36 +146,13 @@ def test_a_server_that_is_down_is_one_line(
 
 
 def test_text_streams_while_the_agent_writes(env: dict[str, str], tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [str(clinvk_executable()), "-o", "text", "-m", "slow", "x"],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.read1(100)  # the stub writes 20 words, 0.1 s apart
-    first_at = time.monotonic()
-    rest, err = proc.communicate(timeout=60)
-    ended_at = time.monotonic()
-    assert proc.returncode == 0, err
-    assert first.startswith(b"w0 ")
-    assert (first + rest).decode() == "".join(f"w{i} " for i in range(20)) + "\n"
-    assert ended_at - first_at > 1.0
+    assert_streams(env, tmp_path)
 
 
 def test_ctrl_c_stops_the_agent_on_the_server(
     env: dict[str, str], stub_server: ServerProcess, tmp_path: Path
 ) -> None:
-    proc = subprocess.Popen(
-        [str(clinvk_executable()), "-o", "text", "-m", "hang", "x"],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_clinvk(["-o", "text", "-m", "hang", "x"], env, tmp_path)
     assert proc.stdout is not None
     assert proc.stdout.read1(100) == b"thinking"
     [pid] = stub_server.stub_pids()
@@ -191,14 +167,7 @@ def test_ctrl_c_stops_the_agent_on_the_server(
 def test_sigterm_also_stops_the_agent(
     env: dict[str, str], stub_server: ServerProcess, tmp_path: Path
 ) -> None:
-    proc = subprocess.Popen(
-        [str(clinvk_executable()), "-o", "stream-json", "-m", "hang", "x"],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_clinvk(["-o", "stream-json", "-m", "hang", "x"], env, tmp_path)
     assert proc.stdout is not None
     proc.stdout.readline()  # session_started
     proc.stdout.readline()  # the first text
@@ -310,15 +279,7 @@ def test_ctrl_c_stops_an_orchestration_on_the_server(
 ) -> None:
     tasks = tmp_path / "tasks.json"
     tasks.write_text(json.dumps([{"prompt": "a", "model": "hang"}, {"prompt": "b"}]))
-    proc = subprocess.Popen(
-        [str(clinvk_executable()), "parallel", "-f", str(tasks)],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_clinvk(["parallel", "-f", str(tasks)], env, tmp_path, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith("Running 2 tasks")
     lines = [proc.stdout.readline() for _ in range(2)]

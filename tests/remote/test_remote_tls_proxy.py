@@ -15,16 +15,14 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from support.clis import ClinvkRunner, clinvk_executable
+from support.clis import ClinvkRunner
 
-from remote.conftest import ServerProcess, alive, wait_until
+from remote.conftest import ServerProcess, alive, assert_streams, start_clinvk, wait_until
 from remote.middlemen import Certificates, HttpProxy, TlsFront, make_certificates
 
 EnvFactory = Callable[..., dict[str, str]]
@@ -70,26 +68,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def assert_streams(env: dict[str, str], cwd: Path) -> None:
-    """``-o text`` shows the slow stub's words as they come, not all at the end."""
-    proc = subprocess.Popen(
-        [str(clinvk_executable()), "-o", "text", "-m", "slow", "x"],
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    first = os.read(proc.stdout.fileno(), 100)  # the stub writes 20 words, 0.1 s apart
-    first_at = time.monotonic()
-    rest, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert time.monotonic() - first_at > 1.0
-    assert first.startswith(b"w0 ")
-    assert (first + rest).decode() == "".join(f"w{i} " for i in range(20)) + "\n"
 
 
 def test_https_with_the_servers_ca_in_ssl_cert_file(
@@ -279,14 +257,7 @@ def test_ctrl_c_through_the_proxy_and_tls_stops_the_agent(
         SSL_CERT_FILE=str(certificates.ca),
         HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}",
     )
-    proc = subprocess.Popen(
-        [str(clinvk_executable()), "-o", "text", "-m", "hang", "x"],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_clinvk(["-o", "text", "-m", "hang", "x"], env, tmp_path)
     assert proc.stdout is not None
     assert os.read(proc.stdout.fileno(), 100) == b"thinking"
     [pid] = stub_server.stub_pids()
