@@ -94,24 +94,26 @@ def test_concurrent_cli_processes_and_the_server_lose_no_turn(world: World) -> N
 # -- a disk that refuses writes ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state", STATES)
-def test_a_new_run_is_refused_when_its_session_cannot_be_saved(world: World, state: str) -> None:
+def run_confined(world: World, state: str, *args: str) -> tuple[int, str, str]:
+    """``clinvk ARGS`` with the session directory made ``state`` (read-only or full) for it.
+
+    Skips the test where that cannot be simulated; the directory is writable again after.
+    """
     if confine.how(state) is None:
         pytest.skip(f"cannot simulate a {state} directory here (needs root or mount namespaces)")
-    kept = new_session(world)
-    before = (world.sessions_dir / f"{kept}.json").read_bytes()
     try:
-        rc, out, err = world.clinvk(
-            "-b",
-            "claude",
-            "--new",
-            "-o",
-            "text",
-            "a fresh question",
-            wrap=lambda argv: confine.wrap(argv, world.sessions_dir, state),
-        )
+        return world.clinvk(*args, wrap=lambda argv: confine.wrap(argv, world.sessions_dir, state))
     finally:
         world.sessions_dir.chmod(0o700)
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_a_new_run_is_refused_when_its_session_cannot_be_saved(world: World, state: str) -> None:
+    kept = new_session(world)
+    before = (world.sessions_dir / f"{kept}.json").read_bytes()
+    rc, out, err = run_confined(
+        world, state, "-b", "claude", "--new", "-o", "text", "a fresh question"
+    )
     line = one_error_line(err)
     assert rc == 5, err
     assert "cannot save session" in line
@@ -124,21 +126,9 @@ def test_a_new_run_is_refused_when_its_session_cannot_be_saved(world: World, sta
 
 @pytest.mark.parametrize("state", STATES)
 def test_a_resumed_session_survives_a_disk_that_refuses_writes(world: World, state: str) -> None:
-    if confine.how(state) is None:
-        pytest.skip(f"cannot simulate a {state} directory here (needs root or mount namespaces)")
     session_id = new_session(world)
     before = (world.sessions_dir / f"{session_id}.json").read_bytes()
-    try:
-        rc, out, _err = world.clinvk(
-            "resume",
-            session_id,
-            "-o",
-            "text",
-            "a follow-up",
-            wrap=lambda argv: confine.wrap(argv, world.sessions_dir, state),
-        )
-    finally:
-        world.sessions_dir.chmod(0o700)
+    rc, out, _err = run_confined(world, state, "resume", session_id, "-o", "text", "a follow-up")
     assert "echo: a follow-up" in out  # the answer is not lost
     assert (world.sessions_dir / f"{session_id}.json").read_bytes() == before  # nor the session
     assert debris(world) == []
@@ -149,20 +139,8 @@ def test_a_resumed_session_survives_a_disk_that_refuses_writes(world: World, sta
 
 @pytest.mark.parametrize("state", STATES)
 def test_a_turn_that_cannot_be_saved_says_so(world: World, state: str) -> None:
-    if confine.how(state) is None:
-        pytest.skip(f"cannot simulate a {state} directory here (needs root or mount namespaces)")
     session_id = new_session(world)
-    try:
-        _rc, out, err = world.clinvk(
-            "resume",
-            session_id,
-            "-o",
-            "text",
-            "a follow-up",
-            wrap=lambda argv: confine.wrap(argv, world.sessions_dir, state),
-        )
-    finally:
-        world.sessions_dir.chmod(0o700)
+    _rc, out, err = run_confined(world, state, "resume", session_id, "-o", "text", "a follow-up")
     assert out == "echo: a follow-up\n"
     (warning,) = [line for line in err.splitlines() if line.startswith("Warning [claude]:")]
     assert f"not saved in session {session_id[:8]}" in warning

@@ -11,27 +11,14 @@ import re
 
 import pytest
 
-from reliability.support import confine
 from reliability.support.world import World
-from reliability.test_sessions import REASONS, STATES, new_session, stored
+from reliability.test_sessions import REASONS, STATES, new_session, run_confined, stored
 
 
 @pytest.mark.parametrize("state", STATES)
 def test_json_output_carries_the_turn_not_saved_warning(world: World, state: str) -> None:
-    if confine.how(state) is None:
-        pytest.skip(f"cannot simulate a {state} directory here (needs root or mount namespaces)")
     session_id = new_session(world)
-    try:
-        rc, out, err = world.clinvk(
-            "resume",
-            session_id,
-            "-o",
-            "json",
-            "a follow-up",
-            wrap=lambda argv: confine.wrap(argv, world.sessions_dir, state),
-        )
-    finally:
-        world.sessions_dir.chmod(0o700)
+    rc, out, err = run_confined(world, state, "resume", session_id, "-o", "json", "a follow-up")
     assert rc == 0, err
     answer = json.loads(out)
     assert answer["content"] == "echo: a follow-up"
