@@ -111,7 +111,7 @@ class RemoteClient:
         """Ask the server what it would run (nothing runs, no session is made)."""
         body = {**self._turn(request), "dry_run": True}
         body.pop("native", None)
-        answer = self.http.call("POST", "/api/v1/prompt", body=body, type=wire.DryRunAnswer)
+        answer = self.http.call("POST", "/api/v1/prompt", body=body, type=wire.DryRunCommand)
         continued = answer.continue_session
         if continued is None and request.continue_mode == "last":
             self._no_continuation(request)
@@ -205,7 +205,7 @@ class RemoteClient:
     def delete_session(self, id_or_prefix: str) -> str:
         """Delete one session; return its full id."""
         path = f"/api/v1/sessions/{_segment(id_or_prefix)}"
-        return self.http.call("DELETE", path, type=wire.DeleteAnswer).id
+        return self.http.call("DELETE", path, type=wire.DeleteResponse).id
 
     def session_problems(self) -> list[str]:
         """Unreadable session files are the server's business (its log says)."""

@@ -14,18 +14,18 @@ import msgspec
 from clinvoker.native_wire import (
     BackendInfo,
     BackendList,
+    DeleteResponse,
+    DryRunCommand,
     SessionInfo,
     SessionList,
     TokenUsage,
 )
-from clinvoker.native_wire import DeleteResponse as DeleteAnswer
-from clinvoker.native_wire import DryRunCommand as DryRunAnswer
 
 __all__ = [
     "BackendInfo",
     "BackendList",
-    "DeleteAnswer",
-    "DryRunAnswer",
+    "DeleteResponse",
+    "DryRunCommand",
     "ProgressDone",
     "ProgressError",
     "ProgressReport",
