@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from clinvoker.modes import APPROVAL_MODES, SANDBOX_MODES
+
 __all__ = [
     "APPROVAL_MODES",
     "OUTPUT_MODES",
@@ -35,8 +37,6 @@ OutputMode = Literal["stream", "json", "text"]
 """What the backend CLI should print: its streaming JSON-lines format (the default, used for
 every normal run), its single-JSON format, or plain text."""
 
-APPROVAL_MODES: tuple[str, ...] = ("default", "auto", "none", "always")
-SANDBOX_MODES: tuple[str, ...] = ("default", "read-only", "workspace", "full")
 OUTPUT_MODES: tuple[str, ...] = ("stream", "json", "text")
 
 

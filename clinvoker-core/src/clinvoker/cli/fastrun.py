@@ -21,6 +21,9 @@ import contextlib
 import os
 import sys
 
+from clinvoker.cli.running import OUTPUT_FORMATS
+from clinvoker.modes import APPROVAL_MODES, SANDBOX_MODES
+
 TYPE_CHECKING = False  # not from typing: this module is on the path of every prompt
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,9 +51,9 @@ _VALUED = {
 }
 _FLAGS = {"--new": "new", "-c": "continue_", "--continue": "continue_", "--ephemeral": "ephemeral"}
 _CHOICES = {
-    "output_format": ("text", "json", "stream-json", "default"),
-    "approval_mode": ("default", "auto", "none", "always"),
-    "sandbox_mode": ("default", "read-only", "workspace", "full"),
+    "output_format": OUTPUT_FORMATS,
+    "approval_mode": APPROVAL_MODES,
+    "sandbox_mode": SANDBOX_MODES,
 }
 
 

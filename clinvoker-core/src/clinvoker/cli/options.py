@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from clinvoker.cli.running import OUTPUT_FORMATS
+from clinvoker.modes import APPROVAL_MODES, SANDBOX_MODES
+
 __all__ = [
     "APPROVAL_MODES",
     "OUTPUT_FORMATS",
@@ -31,9 +34,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-APPROVAL_MODES = ("default", "auto", "none", "always")
-SANDBOX_MODES = ("default", "read-only", "workspace", "full")
-OUTPUT_FORMATS = ("text", "json", "stream-json", "default")
 
 _META_KEY = "clinvk.global_flags"
 

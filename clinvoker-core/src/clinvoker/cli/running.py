@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from clinvoker.cli.render import Renderer
     from clinvoker.result import Result
 
-__all__ = ["drive", "pick_output_format", "result_exit_code"]
+__all__ = ["OUTPUT_FORMATS", "drive", "pick_output_format", "result_exit_code"]
+
+OUTPUT_FORMATS: tuple[str, ...] = ("text", "json", "stream-json", "default")
+"""The values of ``-o/--output-format``."""
 
 
 def pick_output_format(flag: str | None, configured: str | None) -> str:
