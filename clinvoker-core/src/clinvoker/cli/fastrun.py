@@ -21,7 +21,7 @@ import contextlib
 import os
 import sys
 
-from clinvoker.cli.running import OUTPUT_FORMATS
+from clinvoker.cli.running import OUTPUT_FORMATS, stdin_is_tty
 from clinvoker.modes import APPROVAL_MODES, SANDBOX_MODES
 
 TYPE_CHECKING = False  # not from typing: this module is on the path of every prompt
@@ -134,7 +134,7 @@ def parse(args: Sequence[str]) -> FastArgs | None:
         if not positional[0].strip():
             return None
         parsed.prompt = positional[0]
-    elif _stdin_is_tty():
+    elif stdin_is_tty():
         return None  # click shows the help
     if parsed.continue_ and (parsed.new or parsed.ephemeral):
         return None
@@ -163,13 +163,6 @@ def _set(parsed: FastArgs, dest: str, value: str) -> bool:
         value = path
     setattr(parsed, dest, value)
     return True
-
-
-def _stdin_is_tty() -> bool:
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def run(args: FastArgs) -> int | None:

@@ -15,10 +15,20 @@ if TYPE_CHECKING:
     from clinvoker.cli.render import Renderer
     from clinvoker.result import Result
 
-__all__ = ["OUTPUT_FORMATS", "drive", "pick_output_format", "result_exit_code"]
+__all__ = ["OUTPUT_FORMATS", "drive", "pick_output_format", "result_exit_code", "stdin_is_tty"]
 
 OUTPUT_FORMATS: tuple[str, ...] = ("text", "json", "stream-json", "default")
 """The values of ``-o/--output-format``."""
+
+
+def stdin_is_tty() -> bool:
+    """Whether standard input is a terminal (a prompt is then not read from it)."""
+    import sys
+
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def pick_output_format(flag: str | None, configured: str | None) -> str:

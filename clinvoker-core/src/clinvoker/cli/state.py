@@ -93,10 +93,9 @@ class CliState:
 
     @staticmethod
     def stdin_is_tty() -> bool:
-        try:
-            return sys.stdin.isatty()
-        except (AttributeError, ValueError):
-            return False
+        from clinvoker.cli.running import stdin_is_tty
+
+        return stdin_is_tty()
 
 
 def get_state(ctx: click.Context | None = None) -> CliState:
